@@ -259,7 +259,7 @@ class SectionProblem(Fact):
     message: str
 
 
-GpuStatus = Literal["ok", "none", "driver-missing", "driver-error", "timeout"]
+GpuStatus = Literal["ok", "none", "driver-missing", "driver-error", "timeout", "unknown"]
 
 
 class HostFacts(Fact):

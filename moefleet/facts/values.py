@@ -49,8 +49,17 @@ def parse_int(value: str | None) -> int | None:
     return round(number) if number is not None else None
 
 
-_MIB_PER_UNIT = {"b": 1 / 2**20, "kib": 1 / 1024, "kb": 1 / 1024, "mib": 1.0, "mb": 1.0,
-                 "gib": 1024.0, "gb": 1024.0, "tib": 2**20, "tb": 2**20}
+_MIB_PER_UNIT = {
+    "b": 1 / 2**20,
+    "kib": 1 / 1024,
+    "kb": 1 / 1024,
+    "mib": 1.0,
+    "mb": 1.0,
+    "gib": 1024.0,
+    "gb": 1024.0,
+    "tib": 2**20,
+    "tb": 2**20,
+}
 
 
 def parse_mib(value: str | None) -> int | None:
@@ -66,8 +75,9 @@ def parse_mib(value: str | None) -> int | None:
     return round(float(match.group(1)) * factor) if factor is not None else None
 
 
-def parse_bool(value: str | None, true: tuple[str, ...] = ("enabled", "yes", "on", "active",
-                                                           "true", "1")) -> bool | None:
+def parse_bool(
+    value: str | None, true: tuple[str, ...] = ("enabled", "yes", "on", "active", "true", "1")
+) -> bool | None:
     """'Enabled'/'Disabled', 'Yes'/'No', 'Active'/'Not Active' and friends -> bool or None."""
     if is_not_available(value):
         return None

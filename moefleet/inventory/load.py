@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -30,10 +31,9 @@ _CONNECTION_KEYS = ("connection", "user", "port", "key_file", "proxy_jump", "pyt
 
 def default_inventory() -> Inventory:
     """The inventory used when none is given: this machine, no SSH."""
-    return resolve(
-        InventoryFile.model_validate({"hosts": {"localhost": {"connection": "local"}}}),
-        DEFAULT_SOURCE,
-    )
+    # This interpreter runs the collector, so `pip install moefleet[nvml]` enables NVML here.
+    local = {"connection": "local", "python": sys.executable}
+    return resolve(InventoryFile.model_validate({"hosts": {"localhost": local}}), DEFAULT_SOURCE)
 
 
 def load_inventory(path: str | Path) -> Inventory:

@@ -1,0 +1,61 @@
+"""What every transport offers, and the options that shape a connection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from moefleet.inventory.model import Settings
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """A finished command: its output, exit code and how long it took."""
+
+    stdout: str
+    stderr: str
+    exit_code: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ConnectOptions:
+    """How to connect: host-key policy, deadlines and authentication knobs."""
+
+    known_hosts: Path
+    accept_new_host_keys: bool = False
+    connect_timeout: float = 10.0
+    keepalive: int = 15
+    allow_agent: bool = True
+    look_for_keys: bool = True
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        accept_new_host_keys: bool = False,
+        connect_timeout: float | None = None,
+    ) -> ConnectOptions:
+        """Options from the inventory's [settings], with command-line overrides."""
+        return cls(
+            known_hosts=Path(settings.known_hosts).expanduser(),
+            accept_new_host_keys=accept_new_host_keys,
+            connect_timeout=connect_timeout or settings.connect_timeout,
+            keepalive=settings.keepalive,
+            allow_agent=settings.allow_agent,
+            look_for_keys=settings.look_for_keys,
+        )
+
+
+class Transport(Protocol):
+    """An open connection to one host."""
+
+    def run(self, command: str, timeout: float) -> CommandResult:
+        """Run a shell command line; raise TransportError(kind='timeout') past ``timeout``."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection."""
+        ...
