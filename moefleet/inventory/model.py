@@ -38,7 +38,8 @@ class ConnectionSpec(_Strict):
     """Python interpreter on the host for the fact collector (default "python3"; without one a
     POSIX sh collector is used)."""
     vars: dict[str, Any] = Field(default_factory=dict)
-    """Free-form variables for plans and playbooks (e.g. ``models_dir``)."""
+    """Free-form variables for plans and playbooks. ``models_dir`` is where models live (its
+    free space is probed; default /var/lib/moefleet/models)."""
 
     @field_validator("user", "key_file", "proxy_jump", "python")
     @classmethod
