@@ -25,8 +25,15 @@ OutputKind = Literal[
 _LSPCI_LINE = re.compile(r"^(?:[0-9a-fA-F]{4,8}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7] \S", re.M)
 _LIST_LINE = re.compile(r"^GPU \d+: .+\(UUID: ", re.M)
 _NVLINK_LINE = re.compile(r"^\s+Link \d+: ", re.M)
-_CSV_GPU_FIELDS = ("name", "memory.total", "pci.bus_id", "uuid", "driver_version",
-                   "temperature.gpu", "index")
+_CSV_GPU_FIELDS = (
+    "name",
+    "memory.total",
+    "pci.bus_id",
+    "uuid",
+    "driver_version",
+    "temperature.gpu",
+    "index",
+)
 
 
 def _csv_kind(first_line: str) -> OutputKind | None:
@@ -63,7 +70,7 @@ def _system_kind(text: str, head: str) -> OutputKind | None:
         return "lspci"
     if re.search(r"^Adapter: ", text, re.M):
         return "sensors"
-    if re.search(r'^(PRETTY_NAME|NAME|ID)=', head, re.M):
+    if re.search(r"^(PRETTY_NAME|NAME|ID)=", head, re.M):
         return "os-release"
     return None
 
@@ -75,5 +82,4 @@ def detect_kind(text: str) -> OutputKind | None:
         return None
     head = stripped[:20000]
     first_line = stripped.splitlines()[0]
-    return (_nvidia_smi_kind(stripped, head) or _csv_kind(first_line)
-            or _system_kind(stripped, head))
+    return _nvidia_smi_kind(stripped, head) or _csv_kind(first_line) or _system_kind(stripped, head)

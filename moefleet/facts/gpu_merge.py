@@ -7,8 +7,15 @@ from typing import Any
 from moefleet.facts.model import GpuFacts, GpuProcess, GpuReport
 
 #: Richer sources first: the first report present sets the GPU list.
-SOURCE_RANK = {"nvml": 0, "nvidia-smi-xml": 0, "nvidia-smi-q": 1, "nvidia-smi-csv": 2,
-               "nvidia-smi-table": 3, "nvidia-smi-list": 4, "rocm-smi": 5}
+SOURCE_RANK = {
+    "nvml": 0,
+    "nvidia-smi-xml": 0,
+    "nvidia-smi-q": 1,
+    "nvidia-smi-csv": 2,
+    "nvidia-smi-table": 3,
+    "nvidia-smi-list": 4,
+    "rocm-smi": 5,
+}
 
 
 def _fill(mine: Any, theirs: Any) -> Any:
@@ -42,8 +49,10 @@ def merge_reports(reports: list[GpuReport]) -> GpuReport:
     ordered = sorted(reports, key=lambda report: SOURCE_RANK.get(report.source, 9))
     primary = ordered[0].model_copy(deep=True)
     for other in ordered[1:]:
-        primary.gpus = [_merge_gpu(gpu, match) if (match := _match(gpu, other.gpus)) else gpu
-                        for gpu in primary.gpus]
+        primary.gpus = [
+            _merge_gpu(gpu, match) if (match := _match(gpu, other.gpus)) else gpu
+            for gpu in primary.gpus
+        ]
         primary.driver_version = primary.driver_version or other.driver_version
         primary.cuda_version = primary.cuda_version or other.cuda_version
         primary.warnings += [w for w in other.warnings if w not in primary.warnings]
@@ -56,4 +65,3 @@ def attach_processes(report: GpuReport, processes: list[tuple[str, GpuProcess]])
         for gpu in report.gpus:
             if key in (gpu.uuid, gpu.bus_id) and process not in gpu.processes:
                 gpu.processes.append(process)
-

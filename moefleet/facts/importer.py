@@ -58,8 +58,13 @@ class _HostBuilder:
     """Accumulates what each file says about one host."""
 
     def __init__(self, name: str) -> None:
-        self.facts = HostFacts(host=name, collected_at=datetime.now(UTC), collector="import",
-                               gpu_status="unknown", os=OsFacts())
+        self.facts = HostFacts(
+            host=name,
+            collected_at=datetime.now(UTC),
+            collector="import",
+            gpu_status="unknown",
+            os=OsFacts(),
+        )
         self.gpu_reports: list[GpuReport] = []
         self.extras: list[tuple[OutputKind, str]] = []
         self.recognised = 0
@@ -68,8 +73,11 @@ class _HostBuilder:
         kind = detect_kind(text)
         fields = _headerless_csv_fields(text) if kind is None else None
         if kind is None and fields is None:
-            self._problem(path, "not an output moefleet recognises (nvidia-smi, lspci, lscpu, "
-                                "/proc/meminfo, /proc/cpuinfo, sensors, rocm-smi, os-release)")
+            self._problem(
+                path,
+                "not an output moefleet recognises (nvidia-smi, lspci, lscpu, "
+                "/proc/meminfo, /proc/cpuinfo, sensors, rocm-smi, os-release)",
+            )
             return
         try:
             if fields is not None:
@@ -128,20 +136,29 @@ def _import_host(name: str, files: list[Path]) -> HostProbe:
     for path in files:
         builder.add(path, _read(path))
     if not builder.recognised:
-        raise FactsImportError(f"{name}: none of {', '.join(str(f) for f in files)} is a "
-                               "recognised tool output")
+        raise FactsImportError(
+            f"{name}: none of {', '.join(str(f) for f in files)} is a recognised tool output"
+        )
     facts = builder.finish()
-    return HostProbe(host=name, target="import: " + ", ".join(f.name for f in files),
-                     status="degraded" if facts.degraded else "ok",
-                     probed_at=facts.collected_at, seconds=0.0, facts=facts,
-                     findings=check_host(facts))
+    return HostProbe(
+        host=name,
+        target="import: " + ", ".join(f.name for f in files),
+        status="degraded" if facts.degraded else "ok",
+        probed_at=facts.collected_at,
+        seconds=0.0,
+        facts=facts,
+        findings=check_host(facts),
+    )
 
 
 def import_facts(paths: list[Path], name: str | None = None) -> list[HostProbe]:
     """One HostProbe per directory (named after it) plus one for all loose files."""
     loose = [path for path in paths if not path.is_dir()]
-    probes = [_import_host(directory.name, sorted(p for p in directory.iterdir() if p.is_file()))
-              for directory in paths if directory.is_dir()]
+    probes = [
+        _import_host(directory.name, sorted(p for p in directory.iterdir() if p.is_file()))
+        for directory in paths
+        if directory.is_dir()
+    ]
     missing = [path for path in loose if not path.exists()]
     if missing:
         raise FactsImportError(f"no such file: {', '.join(map(str, missing))}")

@@ -22,9 +22,15 @@ MARK_END = "MOEFLEET-FACTS>>>"
 MAX_OUTPUT = 4 * 1024 * 1024
 PARAMS = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
 TIMEOUT = float(PARAMS.get("timeout", 20))
-EXTRA_PATH = ["/usr/local/cuda/bin", "/usr/local/bin", "/usr/sbin", "/sbin",
-              "/opt/llama.cpp/build/bin", os.path.expanduser("~/llama.cpp/build/bin"),
-              os.path.expanduser("~/.local/bin")]
+EXTRA_PATH = [
+    "/usr/local/cuda/bin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/sbin",
+    "/opt/llama.cpp/build/bin",
+    os.path.expanduser("~/llama.cpp/build/bin"),
+    os.path.expanduser("~/.local/bin"),
+]
 CSV_FIELDS = PARAMS.get("csv_fields", "")
 CSV_FIELDS_MINIMAL = PARAMS.get("csv_fields_minimal", "")
 
@@ -53,9 +59,13 @@ def run(argv, timeout=None):
         return {"argv": argv, "missing": True}
     started = time.time()
     try:
-        proc = subprocess.Popen([path] + argv[1:], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [path] + argv[1:],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
     except OSError as exc:
         return {"argv": argv, "path": path, "error": str(exc)}
     timed_out = False
@@ -71,9 +81,15 @@ def run(argv, timeout=None):
             out, err = proc.communicate(timeout=2)
         except subprocess.TimeoutExpired:
             out, err = b"", b""
-    return {"argv": argv, "path": path, "rc": proc.returncode, "stdout": _text(out),
-            "stderr": _text(err), "seconds": round(time.time() - started, 4),
-            "timed_out": timed_out}
+    return {
+        "argv": argv,
+        "path": path,
+        "rc": proc.returncode,
+        "stdout": _text(out),
+        "stderr": _text(err),
+        "seconds": round(time.time() - started, 4),
+        "timed_out": timed_out,
+    }
 
 
 def read_file(path, limit=MAX_OUTPUT):
@@ -130,8 +146,9 @@ def _nvml_device(nvml, index):
         "fan": call("nvmlDeviceGetFanSpeed"),
         "power_mw": call("nvmlDeviceGetPowerUsage"),
         "power_limit_mw": call("nvmlDeviceGetEnforcedPowerLimit"),
-        "power_max_limit_mw": (call("nvmlDeviceGetPowerManagementLimitConstraints") or
-                               [None, None])[1],
+        "power_max_limit_mw": (
+            call("nvmlDeviceGetPowerManagementLimitConstraints") or [None, None]
+        )[1],
         "pstate": call("nvmlDeviceGetPerformanceState"),
         "utilization_gpu": getattr(call("nvmlDeviceGetUtilizationRates"), "gpu", None),
         "clock_sm": call("nvmlDeviceGetClockInfo", 1),
@@ -143,8 +160,11 @@ def _nvml_device(nvml, index):
         "ecc_aggregate_uncorrected": call("nvmlDeviceGetTotalEccErrors", 1, 1),
         "ecc_volatile_corrected": call("nvmlDeviceGetTotalEccErrors", 0, 0),
         "ecc_aggregate_corrected": call("nvmlDeviceGetTotalEccErrors", 0, 1),
-        "retired_pages": (sum(len(r) for r in retired if r is not None)
-                          if any(r is not None for r in retired) else None),
+        "retired_pages": (
+            sum(len(r) for r in retired if r is not None)
+            if any(r is not None for r in retired)
+            else None
+        ),
         "retired_pages_pending": pending,
         "remapped_rows": list(remapped) if remapped else None,
         "persistence": call("nvmlDeviceGetPersistenceMode"),
@@ -198,8 +218,10 @@ def gpu_section():
     if smi.get("missing") or smi.get("timed_out"):
         return section
     if smi.get("rc") != 0 and CSV_FIELDS:
-        for key, fields in (("nvidia-smi-csv", CSV_FIELDS),
-                            ("nvidia-smi-csv-minimal", CSV_FIELDS_MINIMAL)):
+        for key, fields in (
+            ("nvidia-smi-csv", CSV_FIELDS),
+            ("nvidia-smi-csv-minimal", CSV_FIELDS_MINIMAL),
+        ):
             csv = run(["nvidia-smi", "--query-gpu=" + fields, "--format=csv,noheader,nounits"])
             section["commands"][key] = csv
             if csv.get("rc") == 0 or csv.get("timed_out") or not CSV_FIELDS_MINIMAL:
@@ -227,8 +249,14 @@ def disk_record(path):
         inside = probe == point or probe.startswith(point.rstrip("/") + "/")
         if inside and len(point) >= len(mount):
             mount, fstype = point, parts[2]
-    return {"path": path, "probed": probe, "mount": mount, "fstype": fstype,
-            "total": stat.f_frsize * stat.f_blocks, "free": stat.f_frsize * stat.f_bavail}
+    return {
+        "path": path,
+        "probed": probe,
+        "mount": mount,
+        "fstype": fstype,
+        "total": stat.f_frsize * stat.f_blocks,
+        "free": stat.f_frsize * stat.f_bavail,
+    }
 
 
 def vllm_version():
@@ -240,7 +268,7 @@ def vllm_version():
             continue
         for name in names:
             if name.startswith("vllm-") and name.endswith(".dist-info"):
-                return name[len("vllm-"):-len(".dist-info")]
+                return name[len("vllm-") : -len(".dist-info")]
     return None
 
 
@@ -265,12 +293,16 @@ def collect():
     results = {}
     threads = [threading.Thread(target=lambda: results.update(gpu=gpu_section()), daemon=True)]
     for name, argv in system_commands().items():
-        threads.append(threading.Thread(
-            target=lambda n=name, a=argv: results.update({n: run(a)}), daemon=True))
+        threads.append(
+            threading.Thread(target=lambda n=name, a=argv: results.update({n: run(a)}), daemon=True)
+        )
     for thread in threads:
         thread.start()
-    files = {"os-release": read_file("/etc/os-release") or read_file("/usr/lib/os-release"),
-             "meminfo": read_file("/proc/meminfo"), "pid1": read_file("/proc/1/comm")}
+    files = {
+        "os-release": read_file("/etc/os-release") or read_file("/usr/lib/os-release"),
+        "meminfo": read_file("/proc/meminfo"),
+        "pid1": read_file("/proc/1/comm"),
+    }
     disks = [disk_record(path) for path in PARAMS.get("disks", ["/"])]
     for thread in threads:
         thread.join(TIMEOUT + 5)
@@ -279,11 +311,20 @@ def collect():
         files["cpuinfo"] = read_file("/proc/cpuinfo")
     uname = os.uname()
     return {
-        "collector": "python", "version": VERSION, "hostname": socket.gethostname(),
-        "kernel": uname.release, "arch": uname.machine, "python": sys.version.split()[0],
-        "python_path": sys.executable, "files": files, "disks": disks, "nvml": gpu["nvml"],
-        "commands": dict(results, **gpu["commands"]), "vllm": vllm_version(),
-        "vllm_path": which("vllm"), "seconds": round(time.time() - started, 4),
+        "collector": "python",
+        "version": VERSION,
+        "hostname": socket.gethostname(),
+        "kernel": uname.release,
+        "arch": uname.machine,
+        "python": sys.version.split()[0],
+        "python_path": sys.executable,
+        "files": files,
+        "disks": disks,
+        "nvml": gpu["nvml"],
+        "commands": dict(results, **gpu["commands"]),
+        "vllm": vllm_version(),
+        "vllm_path": which("vllm"),
+        "seconds": round(time.time() - started, 4),
     }
 
 

@@ -1,0 +1,675 @@
+"""The lab: a fleet of real OpenSSH ``sshd`` hosts on 127.0.0.1, each with emulated hardware.
+
+Every host is one ``sshd -D -e -f HOSTDIR/sshd_config`` on its own loopback port with its own
+ed25519 host key. As root each one runs in its own ``unshare --mount --uts`` namespace whose
+``start.sh`` sets the hostname, bind-mounts the profile's ``/proc/meminfo`` and
+``/proc/cpuinfo``, mounts a tmpfs of the profile's disk size on the models directory, replaces
+``/usr/local/bin`` with the host's fake tools and gives the login user a clean home; logins use
+the dedicated user ``moefleet-lab``. Without root the sshds run as the current user, without
+namespaces (``Lab.emulates_system`` is then False).
+
+Layout of a lab directory::
+
+    inventory.toml  known_hosts  client_ed25519(.pub)  render_query.py  lab.json
+    hosts/NAME/     sshd_config  ssh_host_ed25519_key(.pub)  authorized_keys  start.sh
+                    fstab  sshd.log  bin/  answers/  proc/  home/
+
+Every process a lab host starts carries ``MOEFLEET_LAB_DIR=<lab dir>`` in its environment
+(the sshd listeners, whose process titles overwrite it, are known by their ``-f`` path);
+``stop`` and ``python -m tests.lab down`` kill them by that mark, since sshd puts each
+connection in a session of its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import pwd
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from tests.lab import render
+from tests.lab.profiles import BROKEN_HOSTS, GPU_GROUPS, HostProfile, get_profile
+
+SSHD = "/usr/sbin/sshd"
+LAB_USER = "moefleet-lab"
+MODELS_DIR = "/srv/moefleet-models"
+LOOPBACK = "127.0.0.1"
+MARK = "MOEFLEET_LAB_DIR"
+READY_TIMEOUT = 15.0
+Fault = Literal["unreachable", "wrong-hostkey", "auth-fails"]
+Mode = Literal["namespaces", "root", "user"]
+
+
+class LabError(RuntimeError):
+    """The lab could not be started (the message says which host and why)."""
+
+
+@dataclass
+class LabHost:
+    """One lab host: where it listens and what it emulates."""
+
+    name: str
+    port: int
+    profile: HostProfile | None
+    """None for the ``unreachable`` host (nothing listens on its port)."""
+    dir: Path
+    fault: Fault | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    reserved: socket.socket | None = field(default=None, repr=False)
+    """``unreachable``: its port, bound but not listening (refuses connections, stays ours)."""
+
+    @property
+    def address(self) -> str:
+        return LOOPBACK
+
+    @property
+    def pid(self) -> int | None:
+        """The listening sshd's pid (also the namespace's first process)."""
+        return self.process.pid if self.process else None
+
+    def path_in_host(self, path: str) -> Path:
+        """``path`` as this host sees it (its mount namespace), readable from outside as root."""
+        return Path(f"/proc/{self.pid}/root{path}") if self.pid else Path(path)
+
+
+def _new_key() -> tuple[bytes, str]:
+    """An ed25519 key: (OpenSSH private key file bytes, "ssh-ed25519 AAAA..." public line)."""
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    return private, public.decode()
+
+
+def _write_key(path: Path, private: bytes, public: str, owner: int | None = None) -> None:
+    path.write_bytes(private)
+    path.chmod(0o600)
+    if owner is not None:
+        os.chown(path, owner, -1)
+    path.with_suffix(".pub").write_text(public + "\n")
+
+
+def _free_ports(count: int) -> list[int]:
+    """``count`` distinct loopback ports that were free a moment ago."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind((LOOPBACK, 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+_mode_cache: list[Mode] = []
+
+
+def detect_mode() -> Mode:
+    """namespaces (root, unshare works), root (no namespaces) or user (not root)."""
+    if not _mode_cache:
+        mode: Mode = "user"
+        if os.geteuid() == 0:
+            probe = ["unshare", "--mount", "--uts", "--propagation", "private", "true"]
+            ok = (
+                shutil.which("unshare")
+                and subprocess.run(probe, capture_output=True, check=False).returncode == 0
+            )
+            mode = "namespaces" if ok else "root"
+        _mode_cache.append(mode)
+    return _mode_cache[0]
+
+
+def ensure_lab_user() -> pwd.struct_passwd:
+    """Create ``moefleet-lab`` (clean home, empty rc files, key logins allowed) if missing."""
+    try:
+        return _unlock(pwd.getpwnam(LAB_USER))
+    except KeyError:
+        pass
+    with tempfile.TemporaryDirectory() as skel:  # empty: no /etc/skel rc files
+        made = subprocess.run(
+            ["useradd", "--create-home", "--skel", skel, "--shell", "/bin/bash",
+             "--user-group", "--comment", "moefleet test lab", LAB_USER],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+    try:
+        user = pwd.getpwnam(LAB_USER)  # another process may have created it meanwhile
+    except KeyError:
+        raise LabError(f"cannot create the lab user {LAB_USER}: {made.stderr.strip()}") from None
+    for rc in (".bashrc", ".profile", ".bash_logout"):
+        (Path(user.pw_dir) / rc).touch()
+    return _unlock(user)
+
+
+def _unlock(user: pwd.struct_passwd) -> pwd.struct_passwd:
+    """A useradd account is locked ("!"); with UsePAM no sshd then refuses even keys."""
+    shadow = Path("/etc/shadow").read_text(encoding="utf-8")
+    entry = next((line for line in shadow.splitlines() if line.startswith(LAB_USER + ":")), "")
+    if entry.split(":")[1:2] != ["*"]:
+        subprocess.run(["usermod", "-p", "*", LAB_USER], check=True, capture_output=True)
+    return user
+
+
+def _check_traversable(path: Path, uid: int) -> None:
+    """The lab user must reach the host files (fake tools, authorized_keys) through ``path``."""
+    for part in (path, *path.parents):
+        st = part.stat()
+        if not (st.st_mode & 0o001 or st.st_uid == uid):
+            raise LabError(
+                f"{part} is not searchable by {LAB_USER}: put the lab directory somewhere "
+                "world-traversable, e.g. tempfile.mkdtemp(dir='/tmp')"
+            )
+
+
+def _marked_pids(workdir: Path) -> list[int]:
+    """Live processes of this lab: the environment mark its sessions inherit, or (listeners,
+    whose process title overwrites their environment) an sshd command line naming its files."""
+    mark = f"{MARK}={workdir}".encode()
+    config = f" -f {workdir}/hosts/".encode()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            environ = Path(f"/proc/{entry}/environ").read_bytes()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if mark in environ.split(b"\0") or config in cmdline:
+            pids.append(int(entry))
+    return pids
+
+
+def kill_marked(workdir: Path, timeout: float = 5.0) -> int:
+    """SIGKILL every process started for the lab at ``workdir`` and wait until they are gone;
+    returns how many there were."""
+    killed: set[int] = set()
+    deadline = time.monotonic() + timeout
+    while (pids := _marked_pids(workdir)) and time.monotonic() < deadline:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            killed.add(pid)
+        time.sleep(0.01)
+    return len(killed)
+
+
+# --- one host's files ------------------------------------------------------------------------
+
+
+def _sshd_config(hostdir: Path, port: int, login: str, workdir: Path) -> str:
+    path = f"{hostdir}/bin:/usr/local/bin:/usr/bin:/bin"
+    return f"""# moefleet lab host {hostdir.name}
+ListenAddress {LOOPBACK}:{port}
+HostKey {hostdir}/ssh_host_ed25519_key
+PidFile none
+AuthorizedKeysFile {hostdir}/authorized_keys
+AuthenticationMethods publickey
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PermitRootLogin no
+AllowUsers {login}
+MaxStartups 200:30:400
+MaxSessions 64
+LoginGraceTime 30
+UseDNS no
+PrintMotd no
+PrintLastLog no
+X11Forwarding no
+Subsystem sftp internal-sftp
+SetEnv PATH={path} {MARK}={workdir} MOEFLEET_LAB_HOST={hostdir.name}
+"""
+
+
+def _set_port(hostdir: Path, port: int) -> None:
+    config = hostdir / "sshd_config"
+    lines = config.read_text().splitlines(keepends=True)
+    config.write_text(
+        "".join(f"ListenAddress {LOOPBACK}:{port}\n" if ln.startswith("ListenAddress") else ln
+                for ln in lines)
+    )  # fmt: skip
+
+
+def _fstab(hostdir: Path, profile: HostProfile, login: pwd.struct_passwd, models: str) -> str:
+    def esc(path: str | Path) -> str:
+        return str(path).replace(" ", "\\040")
+
+    tmpfs = f"size={profile.disk_bytes},mode=0755,uid={login.pw_uid},gid={login.pw_gid}"
+    return (
+        f"{esc(hostdir)}/proc/meminfo /proc/meminfo none bind 0 0\n"
+        f"{esc(hostdir)}/proc/cpuinfo /proc/cpuinfo none bind 0 0\n"
+        f"moefleet-models {esc(models)} tmpfs {tmpfs} 0 0\n"
+        f"{esc(hostdir)}/home {esc(login.pw_dir)} none bind 0 0\n"
+    ) + (
+        # the host's tools replace /usr/local/bin (login shells find them, this machine's own
+        # tools there stay out), unless python3 lives only there (python:3.x images)
+        f"{esc(hostdir)}/bin /usr/local/bin none bind 0 0\n"
+        if Path("/usr/bin/python3").exists() or not Path("/usr/local/bin/python3").exists()
+        else ""
+    )
+
+
+@functools.cache
+def _no_rexec() -> str:
+    """``-r`` where this sshd has it (< 9.8): no re-exec per connection, logins ~5x cheaper."""
+    out = subprocess.run([SSHD, "-V"], capture_output=True, text=True, check=False)
+    version = re.search(r"OpenSSH_(\d+)\.(\d+)", out.stderr + out.stdout)
+    return "-r " if version and (int(version[1]), int(version[2])) < (9, 8) else ""
+
+
+def _start_sh(hostdir: Path, name: str, namespaces: bool) -> str:
+    sshd = f"exec {SSHD} -D -e {_no_rexec()}-f {shlex.quote(str(hostdir / 'sshd_config'))}\n"
+    if not namespaces:
+        return f"#!/bin/sh\n# moefleet lab host {name} (no namespaces)\n{sshd}"
+    return (
+        f"#!/bin/sh\n# moefleet lab host {name}: run by unshare --mount --uts --propagation "
+        "private\nset -e\n"
+        f"echo {shlex.quote(name)} > /proc/sys/kernel/hostname\n"
+        f"mount -a -T {shlex.quote(str(hostdir / 'fstab'))}\n{sshd}"
+    )
+
+
+_SMI_OK = """case "$*" in
+"") exec cat "$A/nvidia-smi.txt" ;;
+"-q -x"|"-x -q"|"--query --xml-format"|"-q --xml-format"|"--xml-format -q")
+  exec cat "$A/nvidia-smi.xml" ;;
+"-L"|"--list-gpus") exec cat "$A/nvidia-smi-L.txt" ;;
+"nvlink -s"|"nvlink --status") exec cat "$A/nvlink-s.txt" ;;
+"--version") exec cat "$A/nvidia-smi-version.txt" ;;
+"-q"|"--query") echo "moefleet lab: nvidia-smi -q text is not emulated (use -q -x)" >&2; exit 2 ;;
+esac
+for arg in "$@"; do
+  case "$arg" in
+  --query-gpu*|--query-compute-apps*) exec python3 "$LAB/render_query.py" "$A/query.json" "$@" ;;
+  esac
+done
+echo "Invalid combination of input arguments. Please run 'nvidia-smi -h' for help."
+exit 2
+"""
+_SMI_FAILS = 'cat "$A/nvidia-smi-failed.txt"\nexit 9\n'
+_SMI_HANGS = "exec sleep 3600\n"
+_LSPCI = (
+    'case "$*" in *10de*|*10DE*) exec cat "$A/lspci-nvidia.txt" ;; esac\nexec cat "$A/lspci.txt"\n'
+)
+_LSCPU = 'exec cat "$A/lscpu.txt"\n'
+_LLAMA = """case "$1" in
+--version) cat "$A/llama-server-version.txt" >&2; exit 0 ;;
+esac
+echo "moefleet lab: this llama-server only answers --version" >&2
+exit 1
+"""
+
+
+def _tools(profile: HostProfile) -> dict[str, str]:
+    tools = {"lspci": _LSPCI, "lscpu": _LSCPU}
+    if profile.nvidia_smi_installed:
+        tools["nvidia-smi"] = {"ok": _SMI_OK, "fails": _SMI_FAILS, "hangs": _SMI_HANGS}[profile.smi]
+    if profile.llama_server:
+        tools["llama-server"] = _LLAMA
+    return tools
+
+
+def _answers(profile: HostProfile) -> dict[str, str]:
+    files = {
+        "lspci.txt": render.lspci(profile),
+        "lspci-nvidia.txt": render.lspci(profile, nvidia_only=True),
+        "lscpu.txt": render.lscpu(profile.cpu),
+    }
+    if profile.nvidia_smi_installed:
+        major = profile.driver_version.rsplit(".", 1)[0]
+        files |= {
+            "nvidia-smi.txt": render.nvsmi_table(profile),
+            "nvidia-smi.xml": render.nvsmi_xml(profile),
+            "nvidia-smi-L.txt": render.nvsmi_list(profile),
+            "nvlink-s.txt": render.nvlink_status(profile),
+            "nvidia-smi-failed.txt": render.SMI_FAILED,
+            "nvidia-smi-version.txt": (
+                f"NVIDIA-SMI version  : {profile.driver_version}\nNVML version        : {major}\n"
+                f"DRIVER version      : {profile.driver_version}\n"
+                f"CUDA Version        : {profile.cuda_version}\n"
+            ),
+            "query.json": json.dumps(render.query_document(profile)),
+        }
+    if profile.llama_server:
+        files["llama-server-version.txt"] = render.llama_version(profile.llama_server, profile)
+    return files
+
+
+def _write_host_files(
+    hostdir: Path, profile: HostProfile, workdir: Path, *, port: int,
+    login: pwd.struct_passwd, models_dir: str, namespaces: bool,
+) -> None:  # fmt: skip
+    """Everything one host needs: sshd_config, start.sh, fstab, fake tools and their answers."""
+    for sub in ("bin", "answers", "proc", "home"):
+        (hostdir / sub).mkdir(exist_ok=True)
+    (hostdir / "sshd_config").write_text(_sshd_config(hostdir, port, login.pw_name, workdir))
+    (hostdir / "start.sh").write_text(_start_sh(hostdir, profile.name, namespaces))
+    (hostdir / "fstab").write_text(_fstab(hostdir, profile, login, models_dir))
+    (hostdir / "proc" / "meminfo").write_text(render.meminfo(profile))
+    (hostdir / "proc" / "cpuinfo").write_text(render.cpuinfo(profile.cpu))
+    for name, text in _answers(profile).items():
+        (hostdir / "answers" / name).write_text(text)
+    answers, lab = shlex.quote(str(hostdir / "answers")), shlex.quote(str(workdir))
+    head = f"#!/bin/sh\n# moefleet lab: fake {{}} of host {profile.name}\nA={answers}\nLAB={lab}\n"
+    for name, body in _tools(profile).items():
+        tool = hostdir / "bin" / name
+        tool.write_text(head.format(name) + body)
+        tool.chmod(0o755)
+    home = hostdir / "home"
+    for rc in (".bashrc", ".profile", ".bash_logout"):
+        (home / rc).touch()
+    if namespaces:
+        for path in (home, *home.iterdir()):
+            os.chown(path, login.pw_uid, login.pw_gid)
+
+
+# --- inventory -------------------------------------------------------------------------------
+
+
+def _toml_list(names: Iterable[str]) -> str:
+    return "[" + ", ".join(json.dumps(n) for n in names) + "]"
+
+
+def _inventory_toml(lab: Lab) -> str:
+    """The lab's inventory in moefleet's format (strict host keys against the lab's file)."""
+    q = json.dumps
+    out = [
+        "# moefleet test lab: every host is an OpenSSH sshd on 127.0.0.1 (tests/lab/fleet.py)",
+        "[settings]",
+        f"known_hosts = {q(str(lab.known_hosts_path))}",
+        'ssh_config = ""',
+        "connect_timeout = 5.0",
+        "allow_agent = false",
+        "look_for_keys = false",
+        f"forks = {min(max(20, len(lab.hosts)), 500)}",
+        "",
+        "[all]",
+        f"user = {q(lab.user)}",
+        f"key_file = {q(str(lab.client_key_path))}",
+        f"vars = {{ models_dir = {q(lab.models_dir)} }}",
+    ]
+    groups: dict[str, list[str]] = {}
+    for host in lab.hosts.values():
+        profile = q(host.profile.name if host.profile else "")
+        out += ["", f"[hosts.{host.name}]", f'address = "{LOOPBACK}"', f"port = {host.port}"]
+        out.append(f"vars = {{ lab_profile = {profile} }}")
+        group = "broken" if host.fault else host.profile.group if host.profile else "broken"
+        groups.setdefault(group, []).append(host.name)
+    for group, members in groups.items():
+        out += ["", f"[groups.{group}]", f"hosts = {_toml_list(members)}"]
+    children = [g for g in GPU_GROUPS if g in groups]
+    if children:
+        out += ["", "[groups.gpu]", f"children = {_toml_list(children)}"]
+    return "\n".join(out) + "\n"
+
+
+@dataclass
+class Lab:
+    """A running lab. Start it with ``Lab.start``; ``stop`` (or ``with``) tears it down."""
+
+    workdir: Path
+    mode: Mode
+    user: str
+    models_dir: str
+    hosts: dict[str, LabHost]
+    client_key_path: Path
+    known_hosts_path: Path
+    inventory_path: Path
+    started_in_s: float = 0.0
+
+    @property
+    def emulates_system(self) -> bool:
+        """True when hostname, /proc/meminfo, /proc/cpuinfo and the models disk are the
+        profile's (root + namespaces); False when they are this machine's."""
+        return self.mode == "namespaces"
+
+    @classmethod
+    def start(
+        cls,
+        profiles: Iterable[HostProfile | str],
+        workdir: str | os.PathLike[str],
+        broken_hosts: bool = True,
+        models_dir: str = MODELS_DIR,
+    ) -> Lab:
+        """Write every host's files, start all sshds at once, wait for their banners."""
+        began = time.perf_counter()
+        lab = cls._prepare(
+            [get_profile(p) if isinstance(p, str) else p for p in profiles],
+            Path(workdir).resolve(),
+            broken_hosts,
+            models_dir,
+        )
+        try:
+            lab._launch_all()
+            lab._write_client_files()
+        except BaseException:
+            lab.stop()
+            raise
+        lab.started_in_s = time.perf_counter() - began
+        return lab
+
+    @classmethod
+    def _prepare(
+        cls, profiles: list[HostProfile], workdir: Path, broken: bool, models_dir: str
+    ) -> Lab:
+        if not Path(SSHD).is_file():
+            raise LabError(f"{SSHD} is missing: apt-get install -y openssh-server")
+        mode = detect_mode()
+        names = [p.name for p in profiles] + (list(BROKEN_HOSTS) if broken else [])
+        if len(set(names)) != len(names):
+            raise LabError(f"duplicate lab host names in {names}")
+        workdir.mkdir(parents=True, exist_ok=True)
+        workdir.chmod(0o755)
+        if mode == "user":
+            user = pwd.getpwuid(os.geteuid())
+        else:
+            user = ensure_lab_user()
+            _check_traversable(workdir, user.pw_uid)
+            Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+        if mode == "namespaces":  # each host mounts its own tmpfs here
+            Path(models_dir).mkdir(parents=True, exist_ok=True)
+        else:  # one real directory, shared by all hosts
+            models_dir = str(workdir / "models")
+            Path(models_dir).mkdir(exist_ok=True)
+            os.chown(models_dir, user.pw_uid, user.pw_gid)
+        shutil.copy(Path(__file__).with_name("render_query.py"), workdir / "render_query.py")
+        client = workdir / "client_ed25519"
+        _write_key(client, *_new_key())
+        ports = _free_ports(len(names))
+        lab = cls(
+            workdir=workdir, mode=mode, user=user.pw_name, models_dir=models_dir, hosts={},
+            client_key_path=client, known_hosts_path=workdir / "known_hosts",
+            inventory_path=workdir / "inventory.toml",
+        )  # fmt: skip
+        for profile, port in zip(profiles, ports, strict=False):
+            lab.hosts[profile.name] = LabHost(
+                profile.name, port, profile, lab._host_dir(profile.name)
+            )
+        if broken:
+            lab._add_broken(dict(zip(BROKEN_HOSTS, ports[len(profiles) :], strict=True)))
+        return lab
+
+    def _host_dir(self, name: str) -> Path:
+        return self.workdir / "hosts" / name
+
+    def _add_broken(self, ports: dict[str, int]) -> None:
+        base = get_profile("cpu-only")
+        for name, port in ports.items():
+            fault: Fault = name  # type: ignore[assignment]
+            profile = None if fault == "unreachable" else replace(base, name=name, group="broken")
+            host = LabHost(name, port, profile, self._host_dir(name), fault)
+            if fault == "unreachable":
+                host.reserved = socket.socket()
+                host.reserved.bind((LOOPBACK, 0))
+                host.port = host.reserved.getsockname()[1]
+            self.hosts[name] = host
+
+    def _write_one(self, host: LabHost, user: pwd.struct_passwd, client_public: str) -> None:
+        assert host.profile is not None
+        owner = user.pw_uid if self.mode == "user" else None
+        host.dir.mkdir(parents=True, exist_ok=True)
+        private, public = _new_key()
+        _write_key(host.dir / "ssh_host_ed25519_key", private, public, owner)
+        authorized = _new_key()[1] if host.fault == "auth-fails" else client_public.strip()
+        (host.dir / "authorized_keys").write_text(authorized + "\n")
+        _write_host_files(
+            host.dir, host.profile, self.workdir, port=host.port, login=user,
+            models_dir=self.models_dir, namespaces=self.mode == "namespaces",
+        )  # fmt: skip
+
+    def _launch(self, host: LabHost) -> None:
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C", MARK: str(self.workdir)}
+        argv = ["/bin/sh", str(host.dir / "start.sh")]
+        if self.mode == "namespaces":
+            argv = ["unshare", "--mount", "--uts", "--propagation", "private", *argv]
+        with (host.dir / "sshd.log").open("ab") as log:
+            host.process = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env=env, start_new_session=True,
+            )  # fmt: skip
+
+    def _launch_all(self) -> None:
+        """Write each host's files and start it at once, so sshds boot while the next is written."""
+        user = pwd.getpwnam(self.user)
+        client_public = self.client_key_path.with_suffix(".pub").read_text()
+        live = [h for h in self.hosts.values() if h.fault != "unreachable"]
+        for host in live:
+            self._write_one(host, user, client_public)
+            self._launch(host)
+        with ThreadPoolExecutor(max_workers=min(64, max(1, len(live)))) as pool:
+            for job in [pool.submit(self._wait_ready, host) for host in live]:
+                job.result()
+
+    def _wait_ready(self, host: LabHost) -> None:
+        """Until ``host`` sends its SSH-2.0 banner; relaunch on a new port if the port was taken."""
+        deadline = time.monotonic() + READY_TIMEOUT
+        for _attempt in range(3):
+            while time.monotonic() < deadline:
+                if _banner(host.port):
+                    return
+                assert host.process is not None
+                if host.process.poll() is not None:
+                    break
+                time.sleep(0.005)
+            log = (host.dir / "sshd.log").read_text(errors="replace")
+            if "Address already in use" not in log or time.monotonic() >= deadline:
+                raise LabError(f"lab host {host.name} (port {host.port}) did not start:\n{log}")
+            host.port = _free_ports(1)[0]
+            _set_port(host.dir, host.port)
+            self._launch(host)
+        raise LabError(f"lab host {host.name}: no free port after 3 attempts")
+
+    def _write_client_files(self) -> None:
+        lines = []
+        for host in self.hosts.values():
+            pub = host.dir / "ssh_host_ed25519_key.pub"
+            if host.fault == "unreachable":
+                continue
+            key = _new_key()[1] if host.fault == "wrong-hostkey" else pub.read_text().strip()
+            lines.append(f"[{LOOPBACK}]:{host.port} {key}\n")
+        self.known_hosts_path.write_text("".join(lines))
+        self.inventory_path.write_text(_inventory_toml(self))
+        state = {
+            "workdir": str(self.workdir),
+            "mode": self.mode,
+            "pids": {h.name: h.pid for h in self.hosts.values() if h.pid},
+            "ports": {h.name: h.port for h in self.hosts.values()},
+        }
+        (self.workdir / "lab.json").write_text(json.dumps(state, indent=2) + "\n")
+
+    def stop(self) -> None:
+        """Kill every sshd and every process its sessions started (namespaces die with them)."""
+        for host in self.hosts.values():
+            if host.process and host.process.poll() is None:
+                _killpg(host.process.pid, signal.SIGTERM)
+        for host in self.hosts.values():
+            if host.process:
+                try:
+                    host.process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    _killpg(host.process.pid, signal.SIGKILL)
+                    host.process.wait()
+            if host.reserved:
+                host.reserved.close()
+        kill_marked(self.workdir)
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def ssh_argv(self, name: str, *command: str, timeout: float = 5.0) -> list[str]:
+        """An OpenSSH command line that logs in to lab host ``name`` with strict host keys."""
+        host = self.hosts[name]
+        options = {
+            "UserKnownHostsFile": str(self.known_hosts_path),
+            "GlobalKnownHostsFile": "/dev/null",
+            "StrictHostKeyChecking": "yes",
+            "BatchMode": "yes",
+            "IdentitiesOnly": "yes",
+            "IdentityAgent": "none",
+            "ConnectTimeout": str(max(1, round(timeout))),
+            "KexAlgorithms": "curve25519-sha256",  # the default sntrup761 costs ~0.1 s here
+            "LogLevel": "ERROR",
+        }
+        flags = [arg for key, value in options.items() for arg in ("-o", f"{key}={value}")]
+        return [
+            "ssh", "-F", "/dev/null", "-i", str(self.client_key_path), *flags,
+            "-p", str(host.port), f"{self.user}@{LOOPBACK}", *command,
+        ]  # fmt: skip
+
+    def run(
+        self, name: str, command: str | Sequence[str], timeout: float = 10.0
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``command`` on lab host ``name`` through OpenSSH's client; output as text."""
+        words = [command] if isinstance(command, str) else [shlex.join(command)]
+        argv = self.ssh_argv(name, *words)
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _banner(port: int) -> bool:
+    """True when an SSH server answers on ``port`` with its SSH-2.0 identification."""
+    try:
+        with socket.create_connection((LOOPBACK, port), timeout=1.0) as sock:
+            sock.settimeout(2.0)
+            return sock.recv(64).startswith(b"SSH-2.0-")
+    except OSError:
+        return False
+
+
+def _killpg(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)
+
+
+def stop_lab_dir(workdir: Path) -> int:
+    """Stop a lab started by another process (``python -m tests.lab down``); returns how many
+    of its processes were still running."""
+    return kill_marked(workdir.resolve())
