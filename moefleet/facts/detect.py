@@ -62,7 +62,9 @@ def _system_kind(text: str, head: str) -> OutputKind | None:
         return "rocm-smi"
     if re.search(r"^MemTotal:\s+\d+", head, re.M):
         return "meminfo"
-    if re.search(r"^Architecture:\s+\S", head, re.M) and re.search(r"^\s*CPU\(s\):", head, re.M):
+    if re.search(r"^\s*CPU\(s\):\s+\d", head, re.M) and re.search(
+        r"^\s*(Architecture|Model name|Flags|Socket\(s\)):", head, re.M
+    ):
         return "lscpu"
     if re.search(r"^processor\s*:\s*\d+", head, re.M):
         return "cpuinfo"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _NOT_AVAILABLE = {
@@ -40,7 +41,10 @@ def parse_float(value: str | None) -> float | None:
         return None
     assert value is not None
     match = _NUMBER.search(value.replace(",", ""))
-    return float(match.group()) if match else None
+    if not match:
+        return None
+    number = float(match.group())
+    return number if math.isfinite(number) else None
 
 
 def parse_int(value: str | None) -> int | None:
@@ -98,3 +102,21 @@ def normalize_bus_id(value: str | None) -> str | None:
         f"{domain:04x}:{int(match.group('bus'), 16):02x}:"
         f"{int(match.group('dev'), 16):02x}.{match.group('fn')}"
     )
+
+
+_VERSION = re.compile(r"\d+(?:\.\d+)+")
+
+
+def parse_version(value: str | None) -> str | None:
+    """The first dotted version in ``value``: '610.57.04 [Deprecated; ...]' -> '610.57.04'."""
+    if is_not_available(value):
+        return None
+    assert value is not None
+    match = _VERSION.search(value)
+    return match.group() if match else None
+
+
+def sum_known(values: list[int | None]) -> int | None:
+    """The sum of the known values, or None when none is known."""
+    known = [value for value in values if value is not None]
+    return sum(known) if known else None

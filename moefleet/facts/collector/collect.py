@@ -31,6 +31,7 @@ EXTRA_PATH = [
     os.path.expanduser("~/llama.cpp/build/bin"),
     os.path.expanduser("~/.local/bin"),
 ]
+C_LOCALE = dict(os.environ, LC_ALL="C", LANG="C")  # untranslated keys for lscpu, df, sensors
 CSV_FIELDS = PARAMS.get("csv_fields", "")
 CSV_FIELDS_MINIMAL = PARAMS.get("csv_fields_minimal", "")
 
@@ -61,6 +62,7 @@ def run(argv, timeout=None):
     try:
         proc = subprocess.Popen(
             [path] + argv[1:],
+            env=C_LOCALE,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -284,7 +286,7 @@ def system_commands():
         "sensors": ["sensors"],
     }
     if which("rocm-smi"):
-        commands["rocm-smi"] = ["rocm-smi"]
+        commands["rocm-smi"] = ["rocm-smi", "-a"]
     return commands
 
 

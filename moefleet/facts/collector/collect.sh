@@ -8,6 +8,8 @@ T=${1:-20}
 shift
 [ $# -gt 0 ] || set -- /
 PATH="$PATH:/usr/local/cuda/bin:/usr/local/bin:/usr/sbin:/sbin"
+LC_ALL=C LANG=C
+export PATH LC_ALL LANG
 TMP=$(mktemp -d 2>/dev/null || echo "/tmp/moefleet-collect.$$")
 mkdir -p "$TMP" 2>/dev/null
 trap 'rm -rf "$TMP"' EXIT

@@ -1,0 +1,5 @@
+"""``python -m moefleet`` runs the CLI."""
+
+from moefleet.cli import main
+
+main()
