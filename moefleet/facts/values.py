@@ -76,7 +76,8 @@ def parse_mib(value: str | None) -> int | None:
         return None
     unit = match.group(2).lower() or "mib"
     factor = _MIB_PER_UNIT.get(unit)
-    return round(float(match.group(1)) * factor) if factor is not None else None
+    size = float(match.group(1)) * factor if factor is not None else math.nan
+    return round(size) if math.isfinite(size) else None
 
 
 def parse_bool(
@@ -120,3 +121,19 @@ def sum_known(values: list[int | None]) -> int | None:
     """The sum of the known values, or None when none is known."""
     known = [value for value in values if value is not None]
     return sum(known) if known else None
+
+
+def absolute_from_tlimit(
+    temperature: float | None, margin: float | None, threshold: float | None
+) -> float | None:
+    """An absolute threshold (deg C) from T.Limit readings of newer drivers.
+
+    Ada/Hopper-era drivers report ``GPU T.Limit Temp`` (headroom to T.Limit now) and the
+    slowdown/shutdown thresholds as T.Limit offsets (e.g. -2 C, -7 C) instead of absolute
+    temperatures. The threshold is crossed when the headroom falls to the offset, i.e. at
+    ``temperature + margin - offset`` (an RTX 4090 at 40 C with 43 C headroom and a -7 C
+    shutdown offset gives 90 C, its specified maximum).
+    """
+    if temperature is None or margin is None or threshold is None:
+        return None
+    return temperature + margin - threshold

@@ -39,8 +39,7 @@ def reference_markdown() -> str:
     common = tuple(ConnectionSpec.model_fields)
     lines = [
         *_table("[settings]", Settings),
-        *_table("[all], [groups.NAME] and [hosts.NAME] (connection keys and vars)",
-                ConnectionSpec),
+        *_table("[all], [groups.NAME] and [hosts.NAME] (connection keys and vars)", ConnectionSpec),
         *_table("[hosts.NAME] only", HostSpec, skip=common),
         *_table("[groups.NAME] only", GroupSpec, skip=common),
     ]

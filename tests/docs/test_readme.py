@@ -13,11 +13,13 @@ README = (ROOT / "README.md").read_text()
 
 
 def test_config_reference_matches_the_models():
-    match = re.search(r"<!-- config-reference:begin[^>]*-->\n(.*?)<!-- config-reference:end -->",
-                      README, re.S)
+    match = re.search(
+        r"<!-- config-reference:begin[^>]*-->\n(.*?)<!-- config-reference:end -->", README, re.S
+    )
     assert match, "README lost its config-reference markers"
     assert match.group(1) == reference_markdown(), (
-        "README reference is stale: run `python -m moefleet.inventory.reference`")
+        "README reference is stale: run `python -m moefleet.inventory.reference`"
+    )
 
 
 def test_ci_runs_the_readme_test_command():

@@ -25,8 +25,11 @@ def test_example_inventory_loads_with_precedence(tmp_path, monkeypatch):
     assert ws4090.user == "deploy" and ws4090.port == 22
     assert ws4090.key_files == (str(tmp_path / ".ssh/moefleet_ed25519"),)
     # child group (consumer) beats parent (gpu); [all] supplies models_dir
-    assert ws4090.vars == {"models_dir": "/srv/models", "gpu_class": "consumer",
-                           "kv_cache_type": "q8_0"}
+    assert ws4090.vars == {
+        "models_dir": "/srv/models",
+        "gpu_class": "consumer",
+        "kv_cache_type": "q8_0",
+    }
     ws3090 = inventory.hosts["ws-3090"]
     assert ws3090.port == 2222 and ws3090.vars["models_dir"] == "/data/models"
     dgx = inventory.hosts["dgx01"]
@@ -64,7 +67,9 @@ def test_proxy_jump_chain_and_loop():
         "[hosts.a]\nproxy_jump = 'b'\n[hosts.b]\nproxy_jump = 'ops@c:2022'\n[hosts.c]\n"
     )
     assert [(j.address, j.port, j.user) for j in inventory.hosts["a"].proxy_jump] == [
-        ("c", 2022, "ops"), ("b", 22, None)]
+        ("c", 2022, "ops"),
+        ("b", 22, None),
+    ]
     with pytest.raises(InventoryError, match=r"hosts\.a\.proxy_jump: ProxyJump loop"):
         _parse("[hosts.a]\nproxy_jump = 'b'\n[hosts.b]\nproxy_jump = 'a'\n")
 
@@ -74,8 +79,10 @@ def test_proxy_jump_chain_and_loop():
     [
         ("[hosts.gpu01]\nport = 'abc'\n", r"inv\.toml: hosts\.gpu01\.port: expected an integer"),
         ("[hosts.gpu01]\nport = 70000\n", r"hosts\.gpu01\.port: .*less than or equal to 65535"),
-        ("[hosts.gpu01]\nadress = '1.2.3.4'\n",
-         r"hosts\.gpu01\.adress: unknown key \(allowed here: address, connection"),
+        (
+            "[hosts.gpu01]\nadress = '1.2.3.4'\n",
+            r"hosts\.gpu01\.adress: unknown key \(allowed here: address, connection",
+        ),
         ("[hosts.gpu01]\nconnection = 'telnet'\n", r"hosts\.gpu01\.connection: .*'ssh' or 'local'"),
         ("[groups.g]\nhosts = ['nope']\n", r"groups\.g\.hosts\[0\]: unknown host 'nope'"),
         ("[groups.g]\nchildren = ['h']\n", r"groups\.g\.children\[0\]: unknown group 'h'"),

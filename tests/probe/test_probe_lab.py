@@ -29,9 +29,24 @@ def cli_run(lab, tmp_path_factory):
     """One real `moefleet probe --json` over the whole lab (subprocess, not a terminal)."""
     state = tmp_path_factory.mktemp("state") / "state.db"
     result = subprocess.run(
-        [sys.executable, "-m", "moefleet", "--state", str(state), "probe", "-i",
-         str(lab.inventory_path), "--json", "--timeout", str(TIMEOUT)],
-        capture_output=True, text=True, timeout=120, check=False)
+        [
+            sys.executable,
+            "-m",
+            "moefleet",
+            "--state",
+            str(state),
+            "probe",
+            "-i",
+            str(lab.inventory_path),
+            "--json",
+            "--timeout",
+            str(TIMEOUT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     probes = {h["host"]: HostProbe.model_validate(h) for h in json.loads(result.stdout)["hosts"]}
     return result, probes, state
 
@@ -116,10 +131,24 @@ def test_facts_are_saved_in_the_state_store(cli_run, lab):
 
 def test_human_output_and_limit(lab, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "moefleet", "--state", str(tmp_path / "s.db"), "probe", "-i",
-         str(lab.inventory_path), "--limit", "consumer,!throttling"],
-        capture_output=True, text=True, timeout=60, check=False,
-        env={**os.environ, "COLUMNS": "160"})
+        [
+            sys.executable,
+            "-m",
+            "moefleet",
+            "--state",
+            str(tmp_path / "s.db"),
+            "probe",
+            "-i",
+            str(lab.inventory_path),
+            "--limit",
+            "consumer,!throttling",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "COLUMNS": "160"},
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "rtx3090-riser" in result.stdout and "throttling" not in result.stdout
     assert "pcie.narrow_link" in result.stdout
@@ -127,10 +156,16 @@ def test_human_output_and_limit(lab, tmp_path):
 
 
 def _options(known_hosts: Path, accept_new: bool = False) -> ProbeOptions:
-    return ProbeOptions(connect=ConnectOptions(known_hosts=known_hosts,
-                                               accept_new_host_keys=accept_new,
-                                               allow_agent=False, look_for_keys=False,
-                                               connect_timeout=5), timeout=TIMEOUT)
+    return ProbeOptions(
+        connect=ConnectOptions(
+            known_hosts=known_hosts,
+            accept_new_host_keys=accept_new,
+            allow_agent=False,
+            look_for_keys=False,
+            connect_timeout=5,
+        ),
+        timeout=TIMEOUT,
+    )
 
 
 def test_unknown_host_keys_are_refused_unless_accepted(lab, tmp_path):
@@ -150,14 +185,18 @@ def test_unknown_host_keys_are_refused_unless_accepted(lab, tmp_path):
 def test_sh_collector_and_proxy_jump(lab, tmp_path):
     """A host without Python gets the POSIX sh collector; a host behind a bastion is reached
     through it (ProxyJump), with host keys checked on both hops."""
-    text = lab.inventory_path.read_text()
-    text += '\n[hosts.no-python]\naddress = "127.0.0.1"\nport = {port}\npython = "no-such-python"\n'
-    text += '\n[hosts.behind-bastion]\naddress = "127.0.0.1"\nport = {port2}\nproxy_jump = "cpu-only"\n'
+    extra = (
+        '\n[hosts.no-python]\naddress = "127.0.0.1"\nport = {port}\npython = "no-such-python"\n'
+        '\n[hosts.behind-bastion]\naddress = "127.0.0.1"\nport = {port2}\n'
+        'proxy_jump = "cpu-only"\n'
+    ).format(port=lab.hosts["a6000x2"].port, port2=lab.hosts["rtx4080s"].port)
     path = tmp_path / "inventory.toml"
-    path.write_text(text.format(port=lab.hosts["a6000x2"].port, port2=lab.hosts["rtx4080s"].port))
+    path.write_text(lab.inventory_path.read_text() + extra)
     inventory = load_inventory(path)
-    probes = gather_facts([inventory.hosts["no-python"], inventory.hosts["behind-bastion"]],
-                          _options(lab.known_hosts_path))
+    probes = gather_facts(
+        [inventory.hosts["no-python"], inventory.hosts["behind-bastion"]],
+        _options(lab.known_hosts_path),
+    )
     sh, jumped = probes
     assert sh.status == "ok", sh
     assert sh.facts.collector == "sh"
