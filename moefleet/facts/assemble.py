@@ -152,13 +152,13 @@ def facts_from_document(host: str, document: dict[str, Any], collected_at: datet
     """HostFacts for ``host`` from a collector document; problems are kept, not raised."""
     sections = _Sections()
     pci = sections.parse("pcie", lambda: _pci(document), list[PciDevice]())
-    gpu: GpuOutcome = gpu_from_document(document, pci)
+    gpu = sections.parse("gpu", lambda: gpu_from_document(document, pci), GpuOutcome())
     sections.problems.extend(gpu.problems)
     return HostFacts(
         host=host,
         collected_at=collected_at,
         collector="sh" if document.get("collector") == "sh" else "python",
-        os=sections.parse("os", lambda: _os(document), OsFacts(hostname=document.get("hostname"))),
+        os=sections.parse("os", lambda: _os(document), OsFacts()),
         cpu=sections.parse("cpu", lambda: _cpu(document), None),
         memory=sections.parse("memory", lambda: _memory(document), None),
         disks=sections.parse("disk", lambda: _disks(document), list[DiskFacts]()),

@@ -15,13 +15,14 @@ def driver_rules(facts: HostFacts, limits: Thresholds) -> Iterator[Finding]:
     """No GPU, a GPU without driver, a driver that fails or hangs."""
     gpu_problems = "; ".join(p.message for p in facts.problems if p.section == "gpu")
     if facts.gpu_status == "none" and not facts.gpus:
+        threads = facts.cpu.threads if facts.cpu and facts.cpu.threads else "?"
+        ram = f"{facts.memory.total_bytes / GIB:.0f} GiB" if facts.memory else "unknown"
         yield Finding(
             level="info",
             code="host.no_gpu",
             message=(
-                "no NVIDIA GPU: this host can only serve CPU inference (llama.cpp on its "
-                f"{facts.cpu.threads if facts.cpu and facts.cpu.threads else 'unknown number of'} "
-                "threads) or small models."
+                f"no NVIDIA GPU: CPU inference only (llama.cpp on {threads} threads, models "
+                f"must fit in {ram} of RAM); expect a few tokens/s beyond small models."
             ),
         )
     elif facts.gpu_status == "driver-missing":
@@ -58,8 +59,8 @@ def driver_rules(facts: HostFacts, limits: Thresholds) -> Iterator[Finding]:
 
 def memory_rules(facts: HostFacts, limits: Thresholds) -> Iterator[Finding]:
     """RAM below what comfortable CPU expert offload needs."""
-    if facts.memory is None:
-        return
+    if facts.memory is None or not facts.gpus:
+        return  # without a GPU there is nothing to offload from; host.no_gpu covers RAM
     total_gib = facts.memory.total_bytes / GIB
     if total_gib < limits.min_ram_offload_gib * limits.memtotal_slack:
         yield Finding(

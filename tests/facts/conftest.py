@@ -1,12 +1,11 @@
 """Shared fixtures for the nvidia-smi parser tests: hand-written samples, real captures, fuzzing.
 
-The real captures in ``/work/shared/real-outputs`` (or ``$MOEFLEET_REAL_OUTPUTS``) are read in
+The real captures in ``../shared/real-outputs`` (or ``$MOEFLEET_REAL_OUTPUTS``) are read in
 place, never copied; tests that need them skip when the directory is absent.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -14,8 +13,10 @@ from pathlib import Path
 import pytest
 from hypothesis import strategies as st
 
+from tests.real_outputs import REAL_OUTPUTS
+
 NVSMI_FIXTURES = Path(__file__).parent / "fixtures" / "nvsmi"
-NVSMI_REAL_OUTPUTS = Path(os.environ.get("MOEFLEET_REAL_OUTPUTS", "/work/shared/real-outputs"))
+NVSMI_REAL_OUTPUTS = REAL_OUTPUTS
 
 #: What gets injected into a sample: "no value" markers, odd units, unicode, overflow bait.
 _MARKERS = (

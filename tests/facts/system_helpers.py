@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from hypothesis import strategies as st
 from moefleet.errors import ParseError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "system"
-REAL_OUTPUTS = Path(os.environ.get("MOEFLEET_REAL_OUTPUTS", "/work/shared/real-outputs"))
+from tests.real_outputs import REAL_OUTPUTS  # noqa: E402
 
 FUZZ_SETTINGS = settings(
     max_examples=200,

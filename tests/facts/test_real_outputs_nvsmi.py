@@ -7,9 +7,7 @@ absent); the expected values below were read from each file by hand. ``pcie`` is
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,9 +17,10 @@ from moefleet.facts.nvsmi_csv import parse_compute_apps_csv, parse_nvsmi_csv
 from moefleet.facts.nvsmi_table import parse_nvlink_status, parse_nvsmi_list, parse_nvsmi_table
 from moefleet.facts.nvsmi_text import parse_nvsmi_q
 from moefleet.facts.nvsmi_xml import parse_nvsmi_xml
+from tests.real_outputs import REAL_OUTPUTS
 
 Read = Callable[[str], str]
-REAL = Path(os.environ.get("MOEFLEET_REAL_OUTPUTS", "/work/shared/real-outputs"))
+REAL = REAL_OUTPUTS
 
 XML: dict[str, dict[str, Any]] = {
     "nvsmi_xml__netdata__a100-sxm4-mig.xml": dict(

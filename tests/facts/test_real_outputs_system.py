@@ -1,7 +1,7 @@
 """Acceptance: real outputs captured on real machines parse into the right values.
 
 The files live outside the project (licence: they are read here, never copied); every test
-skips when the collection is absent (``$MOEFLEET_REAL_OUTPUTS`` or /work/shared/real-outputs).
+skips when the collection is absent (``$MOEFLEET_REAL_OUTPUTS`` or ../shared/real-outputs).
 """
 
 from __future__ import annotations
