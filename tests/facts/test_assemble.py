@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -158,10 +159,8 @@ def test_fuzzed_documents_never_crash(section, value, command):
         document["commands"][command] = value
     else:
         document[section] = value
-    try:
-        facts_from_document("h", document, NOW)
-    except ParseError:
-        pass  # acceptable: a per-host parse error
+    facts = facts_from_document("h", document, NOW)  # problems are data, never exceptions
+    assert facts.host == "h"
 
 
 def test_extract_document_ignores_banners_and_rejects_garbage():
@@ -198,6 +197,4 @@ def test_hostile_values_stay_quoted():
     command = collector_command("python3", timeout=10, disks=[evil])
     document = extract_document(LocalTransport().run(command, timeout=60).stdout)
     assert document["disks"][0]["path"] == evil
-    import os
-
-    assert not os.path.exists("/tmp/moefleet-pwned")
+    assert not Path("/tmp/moefleet-pwned").exists()
