@@ -20,9 +20,10 @@ MARK_BEGIN = "<<<MOEFLEET-FACTS"
 MARK_END = "MOEFLEET-FACTS>>>"
 
 _DISPATCH = (
-    "py=$1; pysrc=$2; params=$3; shsrc=$4; shift 4; "
-    'if command -v "$py" >/dev/null 2>&1 && "$py" -c "$pysrc" "$params"; then exit 0; fi; '
-    'exec /bin/sh -c "$shsrc" moefleet-collect "$@"'
+    "py=$1; pysrc=$2; shsrc=$3; timeout=$4; nvml=$5; csv=$6; csvmin=$7; shift 7; "
+    'if command -v "$py" >/dev/null 2>&1 && '
+    '"$py" -S -c "$pysrc" "$timeout" "$nvml" "$csv" "$csvmin" "$@"; then exit 0; fi; '
+    'exec /bin/sh -c "$shsrc" moefleet-collect "$timeout" "$@"'
 )
 
 
@@ -33,21 +34,16 @@ def _source(name: str) -> str:
 
 def collector_command(python: str, timeout: float, disks: list[str], nvml: bool = True) -> str:
     """The whole probe as one shell command line (run by the login shell of the host)."""
-    params = {
-        "timeout": round(timeout, 1),
-        "disks": disks,
-        "nvml": nvml,
-        "csv_fields": ",".join(QUERY_GPU_FIELDS),
-        "csv_fields_minimal": ",".join(QUERY_GPU_FIELDS_MINIMAL),
-    }
     args = [
         _DISPATCH,
         "moefleet-dispatch",
         python,
         _source("collect.py"),
-        json.dumps(params),
         _source("collect.sh"),
         str(round(timeout, 1)),
+        "1" if nvml else "0",
+        ",".join(QUERY_GPU_FIELDS),
+        ",".join(QUERY_GPU_FIELDS_MINIMAL),
         *disks,
     ]
     return "/bin/sh -c " + " ".join(shlex.quote(arg) for arg in args)

@@ -70,9 +70,9 @@ def _from_nvidia_smi(commands: dict[str, Any], outcome: GpuOutcome) -> None:
         return
     if xml.get("timed_out"):
         outcome.status = "timeout"
-        outcome.problem(
-            f"nvidia-smi did not answer within {xml.get('seconds', '?')} s (driver hung?)"
-        )
+        seconds = xml.get("seconds")
+        waited = f"{seconds:.1f} s" if isinstance(seconds, int | float) else "its deadline"
+        outcome.problem(f"nvidia-smi did not answer within {waited} (driver hung?)")
         return
     if xml.get("rc") == 0:
         try:

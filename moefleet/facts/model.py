@@ -113,6 +113,7 @@ class GpuFacts(Fact):
     power_draw_w: float | None = None
     power_limit_w: float | None = None
     power_max_limit_w: float | None = None
+    power_default_limit_w: float | None = None
     pstate: str | None = None
     utilization_percent: float | None = None
     clock_sm_mhz: int | None = None

@@ -114,6 +114,7 @@ def _device(device: dict[str, Any], position: int) -> GpuFacts:
         power_draw_w=_watts(device.get("power_mw")),
         power_limit_w=_watts(device.get("power_limit_mw")),
         power_max_limit_w=_watts(device.get("power_max_limit_mw")),
+        power_default_limit_w=_watts(device.get("power_default_limit_mw")),
         pstate=f"P{pstate}" if pstate is not None and pstate < 16 else None,
         utilization_percent=_int(device.get("utilization_gpu")),
         clock_sm_mhz=_int(device.get("clock_sm")),

@@ -68,6 +68,7 @@ QUERY_GPU_FIELDS: tuple[str, ...] = (
     "retired_pages.pending",
     "persistence_mode",
     "mig.mode.current",
+    "power.default_limit",
 )
 
 #: The retry list: only fields that drivers since ~440 know (no compute_cap,
@@ -98,6 +99,7 @@ QUERY_GPU_FIELDS_MINIMAL: tuple[str, ...] = (
     "ecc.errors.uncorrected.aggregate.total",
     "retired_pages.pending",
     "persistence_mode",
+    "power.default_limit",
 )
 
 #: NVML bit of each clock event reason (nvml.h ``nvmlClocksEventReason*``).
@@ -265,6 +267,7 @@ def _gpu(record: dict[str, str], position: int) -> GpuFacts:
         ),
         power_limit_w=parse_float(_first(record, "enforced.power.limit", "power.limit")),
         power_max_limit_w=parse_float(record.get("power.max_limit")),
+        power_default_limit_w=parse_float(record.get("power.default_limit")),
         pstate=_first(record, "pstate"),
         utilization_percent=parse_float(record.get("utilization.gpu")),
         clock_sm_mhz=parse_int(record.get("clocks.current.sm")),

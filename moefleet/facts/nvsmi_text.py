@@ -227,8 +227,8 @@ def _processes(gpu: _Node) -> list[GpuProcess]:
     return processes
 
 
-def _power(gpu: _Node) -> tuple[float | None, float | None, float | None]:
-    """(draw, enforced limit, max limit) in watts."""
+def _power(gpu: _Node) -> tuple[float | None, ...]:
+    """(draw, enforced limit, max limit, default limit) in watts."""
     readings = _find(gpu, "GPU Power Readings") or _find(gpu, "Power Readings")
     draw = _first(readings, ("Power Draw",), ("Average Power Draw",), ("Instantaneous Power Draw",))
     limit = _first(
@@ -238,7 +238,15 @@ def _power(gpu: _Node) -> tuple[float | None, float | None, float | None]:
         ("Power Limit",),
         ("GPU Ceiling Power Limit", "Current Power Limit"),  # 610+
     )
-    return parse_float(draw), parse_float(limit), parse_float(_value(readings, "Max Power Limit"))
+    default = _first(
+        readings, ("Default Power Limit",), ("GPU Ceiling Power Limit", "Default Power Limit")
+    )
+    return (
+        parse_float(draw),
+        parse_float(limit),
+        parse_float(_value(readings, "Max Power Limit")),
+        parse_float(default),
+    )
 
 
 def _threshold(gpu: _Node, absolute: str, offset: str) -> float | None:
@@ -258,7 +266,7 @@ def _gpu(gpu: _Node, index: int, bus_id: str) -> GpuFacts:
     if name is None:
         raise ParseError(f"nvidia-smi -q: GPU {bus_id} has no 'Product Name'")
     architecture, capability = lookup_gpu(name)
-    draw, limit, max_limit = _power(gpu)
+    draw, limit, max_limit, default_limit = _power(gpu)
     return GpuFacts(
         index=index,
         name=name,
@@ -279,6 +287,7 @@ def _gpu(gpu: _Node, index: int, bus_id: str) -> GpuFacts:
         power_draw_w=draw,
         power_limit_w=limit,
         power_max_limit_w=max_limit,
+        power_default_limit_w=default_limit,
         pstate=_value(gpu, "Performance State"),
         utilization_percent=parse_float(_value(gpu, "Utilization", "GPU")),
         clock_sm_mhz=parse_int(_value(gpu, "Clocks", "SM")),

@@ -183,13 +183,13 @@ def _processes(gpu: ET.Element) -> list[GpuProcess]:
     return processes
 
 
-def _power(gpu: ET.Element) -> tuple[float | None, float | None, float | None]:
-    """(draw, enforced limit, max limit) in watts."""
+def _power(gpu: ET.Element) -> tuple[float | None, ...]:
+    """(draw, enforced limit, max limit, default limit) in watts."""
     readings = gpu.find("gpu_power_readings")
     if readings is None:
         readings = gpu.find("power_readings")
     if readings is None:
-        return None, None, None
+        return None, None, None, None
     draw = _first(readings, "power_draw", "average_power_draw", "instant_power_draw")
     limit = _first(
         readings,
@@ -198,7 +198,12 @@ def _power(gpu: ET.Element) -> tuple[float | None, float | None, float | None]:
         "power_limit",
         ".//current_power_limit",  # nested in a ceiling-limit group in 610+ -q text
     )
-    return parse_float(draw), parse_float(limit), parse_float(_value(readings, "max_power_limit"))
+    return (
+        parse_float(draw),
+        parse_float(limit),
+        parse_float(_value(readings, "max_power_limit")),
+        parse_float(_value(readings, "default_power_limit")),
+    )
 
 
 def _threshold(gpu: ET.Element, absolute: str, offset: str) -> float | None:
@@ -218,7 +223,7 @@ def _gpu(gpu: ET.Element, index: int) -> GpuFacts:
     if name is None:
         raise ParseError(f"nvidia-smi XML: <gpu> number {index} has no product_name")
     architecture, capability = lookup_gpu(name)
-    draw, limit, max_limit = _power(gpu)
+    draw, limit, max_limit, default_limit = _power(gpu)
     return GpuFacts(
         index=index,
         name=name,
@@ -243,6 +248,7 @@ def _gpu(gpu: ET.Element, index: int) -> GpuFacts:
         power_draw_w=draw,
         power_limit_w=limit,
         power_max_limit_w=max_limit,
+        power_default_limit_w=default_limit,
         pstate=_value(gpu, "performance_state"),
         utilization_percent=parse_float(_value(gpu, "utilization/gpu_util")),
         clock_sm_mhz=parse_int(_value(gpu, "clocks/sm_clock")),

@@ -240,15 +240,16 @@ def usage_rules(gpu: GpuFacts, limits: Thresholds) -> Iterator[Finding]:
                 "use by other processes: plans count only the free memory."
             ),
         )
-    limit, maximum = gpu.power_limit_w, gpu.power_max_limit_w
-    if limit and maximum and limit < limits.power_limit_fraction * maximum:
+    limit, default = gpu.power_limit_w, gpu.power_default_limit_w
+    if limit and default and limit < limits.power_limit_fraction * default:
         yield Finding(
             level="info",
             code="gpu.power_limited",
             gpu=gpu.index,
             message=(
-                f"{_label(gpu)} power limit is {limit:.0f} W of {maximum:.0f} W possible: "
-                "tokens/s will be lower than the card can do (nvidia-smi -pl to raise it)."
+                f"{_label(gpu)} power limit is lowered to {limit:.0f} W (default "
+                f"{default:.0f} W): tokens/s will be lower than the card's stock speed "
+                "(nvidia-smi -pl to restore it)."
             ),
         )
     if gpu.mig_enabled:

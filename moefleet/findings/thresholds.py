@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class Thresholds(BaseModel):
     """Limits that turn facts into findings (override any of them in code or tests)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     min_pcie_width: int = 16
     """Lanes a GPU should have (seed checklist: "PCIe Gen 4 16x bandwidth (not 8x riser)")."""
@@ -44,9 +44,9 @@ class Thresholds(BaseModel):
     vram_in_use_fraction: float = Field(default=0.10, ge=0, le=1)
     """VRAM already used by other processes (fraction of total) worth reporting: plans then
     use the free amount, not the total."""
-    power_limit_fraction: float = Field(default=0.85, ge=0, le=1)
-    """A power limit below this fraction of the GPU's maximum is reported: decode and prefill
-    speed drop with it."""
+    power_limit_fraction: float = Field(default=0.9, ge=0, le=1)
+    """A power limit below this fraction of the GPU's default limit is reported (someone
+    lowered it): decode and prefill speed drop with it."""
 
 
 DEFAULT_THRESHOLDS = Thresholds()

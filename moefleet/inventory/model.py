@@ -17,7 +17,7 @@ Connection = Literal["ssh", "local"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid")
 
 
 class ConnectionSpec(_Strict):

@@ -69,10 +69,32 @@ class AcceptNewPolicy(paramiko.MissingHostKeyPolicy):
         )
 
 
-def apply_policy(client: paramiko.SSHClient, known_hosts: Path, accept_new: bool) -> None:
-    """Load known_hosts into ``client`` and install the strict or accept-new policy."""
-    if known_hosts.is_file():
-        client.load_host_keys(str(known_hosts))
+_parsed: dict[Path, tuple[float, paramiko.HostKeys]] = {}
+
+
+def known_host_keys(known_hosts: Path) -> paramiko.HostKeys:
+    """known_hosts parsed once per change (parsing it for every connection of a 500-host
+    probe costs more CPU than the SSH handshakes)."""
+    with _known_hosts_lock:
+        try:
+            mtime = known_hosts.stat().st_mtime
+        except OSError:
+            return paramiko.HostKeys()
+        cached = _parsed.get(known_hosts)
+        if cached is None or cached[0] != mtime:
+            cached = (mtime, paramiko.HostKeys(str(known_hosts)))
+            _parsed[known_hosts] = cached
+        return cached[1]
+
+
+def apply_policy(
+    client: paramiko.SSHClient, address: str, port: int, known_hosts: Path, accept_new: bool
+) -> None:
+    """Give ``client`` the known keys of address:port and the strict or accept-new policy."""
+    name = address if port == 22 else f"[{address}]:{port}"  # how paramiko looks it up
+    known = known_host_keys(known_hosts).lookup(name)
+    for key_type, key in (known or {}).items():
+        client.get_host_keys().add(name, key_type, key)
     policy: paramiko.MissingHostKeyPolicy = (
         AcceptNewPolicy(known_hosts) if accept_new else RejectUnknownPolicy()
     )

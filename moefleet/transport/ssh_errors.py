@@ -30,7 +30,7 @@ def map_ssh_error(exc: BaseException, target: str, known_hosts: str) -> Transpor
             f"{target}: host key mismatch: server offered {exc.key.get_name()} "
             f"{fingerprint(exc.key)}, known_hosts has {fingerprint(exc.expected_key)}",
             f"possible man-in-the-middle; if the host was reinstalled, verify the new key and "
-            f"remove the old one: ssh-keygen -R '{exc.hostname}' -f {known_hosts}",
+            f"remove the old one: ssh-keygen -R '{_known_hosts_name(target)}' -f {known_hosts}",
         )
     if isinstance(exc, UnknownHostKeyError):
         return TransportError(
@@ -53,6 +53,12 @@ def map_ssh_error(exc: BaseException, target: str, known_hosts: str) -> Transpor
     return _map_network_error(exc, target)
 
 
+def _known_hosts_name(target: str) -> str:
+    """'user@10.0.0.5:2222' -> '[10.0.0.5]:2222' (port 22: plain host), as known_hosts has it."""
+    address, _, port = target.rpartition("@")[2].rpartition(":")
+    return address if port == "22" else f"[{address}]:{port}"
+
+
 def _map_network_error(exc: BaseException, target: str) -> TransportError:
     if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
         return TransportError(
@@ -67,7 +73,12 @@ def _map_network_error(exc: BaseException, target: str) -> TransportError:
             "check the address, firewall, or raise connect_timeout",
         )
     if isinstance(exc, OSError) and exc.errno in _UNREACHABLE_ERRNOS:
-        return TransportError("unreachable", f"{target}: {exc.strerror or exc}")
+        hint = (
+            "is sshd running there, and is the port right?"
+            if exc.errno == errno.ECONNREFUSED
+            else "check the address and the network path"
+        )
+        return TransportError("unreachable", f"{target}: {exc.strerror or exc}", hint)
     if isinstance(exc, paramiko.SSHException | EOFError | OSError):
         text = str(exc) or type(exc).__name__
         kind = "timeout" if "timeout" in text.lower() else "error"

@@ -35,7 +35,8 @@ def gpu(**changes) -> GpuFacts:
         "temperature_c": 45.0,
         "utilization_percent": 0.0,
         "power_limit_w": 450.0,
-        "power_max_limit_w": 600.0 * 0.75,
+        "power_default_limit_w": 450.0,
+        "power_max_limit_w": 600.0,
     }
     return GpuFacts.model_validate({**base, **changes})
 
@@ -118,10 +119,10 @@ def test_power_cap_is_info_only_under_load():
     capped = gpu(throttle_reasons=["sw_power_cap"], utilization_percent=99.0)
     assert codes(host(capped))["gpu.power_capped"] == "info"
     assert "gpu.power_capped" not in codes(host(gpu(throttle_reasons=["sw_power_cap"])))
-    assert (
-        codes(host(gpu(power_limit_w=250.0, power_max_limit_w=450.0)))["gpu.power_limited"]
-        == "info"
-    )
+    lowered = gpu(power_limit_w=250.0, power_default_limit_w=450.0, power_max_limit_w=600.0)
+    assert codes(host(lowered))["gpu.power_limited"] == "info"
+    stock = gpu(power_limit_w=450.0, power_default_limit_w=450.0, power_max_limit_w=600.0)
+    assert "gpu.power_limited" not in codes(host(stock))  # max > default is normal
 
 
 def test_memory_health_blocks():

@@ -1,109 +1,207 @@
-"""moefleet fact collector: runs on the probed host, stdlib only, Python >= 3.6.
+"""moefleet fact collector: runs on the probed host, stdlib only, Python >= 3.8.
 
-Shipped as the argument of ``python3 -c`` in ONE SSH round trip. It runs every fact command
-in parallel, each with its own timeout (the whole process group is killed when it expires),
-reads a few /proc and /etc files, asks NVML when nvidia-ml-py is importable, and prints one
-JSON document between marker lines. It never parses tool output: the controller does that.
+Shipped as the argument of ``python3 -S -c`` in ONE SSH round trip. It starts every fact
+command at once (``os.posix_spawn``, each in its own session), collects their output in one
+``select`` loop, kills a command's whole process group when its deadline passes, reads a few
+/proc and /etc files, asks NVML when the NVIDIA driver is loaded and nvidia-ml-py importable,
+and prints one JSON document between marker lines. It never parses tool output: the
+controller does that.
+
+It imports almost nothing on purpose: on a loaded host, ``subprocess``, ``json`` and
+``site`` cost more interpreter start-up than all the fact commands together. Older Pythons
+exit with status 3 and the caller runs the POSIX sh collector instead.
+
+Arguments: TIMEOUT NVML(0|1) CSV_FIELDS CSV_FIELDS_MINIMAL DISK_PATH...
 """
 
-import json
 import os
-import shutil
-import signal
-import socket
-import subprocess
+import select
 import sys
-import threading
 import time
 
-VERSION = 1
+if not hasattr(os, "posix_spawn"):  # Python < 3.8: let the sh collector do it
+    sys.exit(3)
+
+VERSION = 2
 MARK_BEGIN = "<<<MOEFLEET-FACTS"
 MARK_END = "MOEFLEET-FACTS>>>"
 MAX_OUTPUT = 4 * 1024 * 1024
-PARAMS = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
-TIMEOUT = float(PARAMS.get("timeout", 20))
+SIGKILL = 9
+TIMEOUT = float(sys.argv[1]) if len(sys.argv) > 1 else 20.0
+USE_NVML = len(sys.argv) <= 2 or sys.argv[2] == "1"
+CSV_FIELDS = sys.argv[3] if len(sys.argv) > 3 else ""
+CSV_FIELDS_MINIMAL = sys.argv[4] if len(sys.argv) > 4 else ""
+DISKS = sys.argv[5:] or ["/"]
+HOME = os.environ.get("HOME", "/nonexistent")
 EXTRA_PATH = [
     "/usr/local/cuda/bin",
     "/usr/local/bin",
     "/usr/sbin",
     "/sbin",
     "/opt/llama.cpp/build/bin",
-    os.path.expanduser("~/llama.cpp/build/bin"),
-    os.path.expanduser("~/.local/bin"),
+    HOME + "/llama.cpp/build/bin",
+    HOME + "/.local/bin",
 ]
-C_LOCALE = dict(os.environ, LC_ALL="C", LANG="C")  # untranslated keys for lscpu, df, sensors
-CSV_FIELDS = PARAMS.get("csv_fields", "")
-CSV_FIELDS_MINIMAL = PARAMS.get("csv_fields_minimal", "")
+ENV = dict(os.environ, LC_ALL="C", LANG="C")  # untranslated keys for lscpu, df, sensors
+
+
+def to_json(value):
+    """Minimal JSON encoder (the json module would import re: ~15 ms on a busy host)."""
+    if isinstance(value, str):
+        return quote(value)
+    if value is None or value is True or value is False:
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, (int, float)):
+        return (
+            repr(value) if value == value and value not in (float("inf"), float("-inf")) else "null"
+        )
+    if isinstance(value, dict):
+        return "{" + ",".join(quote(str(k)) + ":" + to_json(v) for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(to_json(v) for v in value) + "]"
+    return quote(str(value))
+
+
+try:
+    from _json import encode_basestring_ascii as quote
+except ImportError:  # a Python without the C accelerator: the slow path is still correct
+    from json import dumps as quote
 
 
 def which(name):
     """Path of ``name`` on PATH or in the usual install places, else None."""
-    found = shutil.which(name)
-    if found:
-        return found
-    for folder in EXTRA_PATH:
-        candidate = os.path.join(folder, name)
+    folders = os.environ.get("PATH", "").split(":") + EXTRA_PATH
+    for folder in folders:
+        candidate = os.path.join(folder or ".", name)
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
     return None
 
 
-def _text(data):
-    return data[:MAX_OUTPUT].decode("utf-8", "replace")
-
-
-def run(argv, timeout=None):
-    """Run argv with a deadline; the record says rc, output, time and whether it timed out."""
-    timeout = TIMEOUT if timeout is None else timeout
-    path = which(argv[0])
-    if path is None:
-        return {"argv": argv, "missing": True}
-    started = time.time()
-    try:
-        proc = subprocess.Popen(
-            [path] + argv[1:],
-            env=C_LOCALE,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        return {"argv": argv, "path": path, "error": str(exc)}
-    timed_out = False
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        try:
-            out, err = proc.communicate(timeout=2)
-        except subprocess.TimeoutExpired:
-            out, err = b"", b""
-    return {
-        "argv": argv,
-        "path": path,
-        "rc": proc.returncode,
-        "stdout": _text(out),
-        "stderr": _text(err),
-        "seconds": round(time.time() - started, 4),
-        "timed_out": timed_out,
-    }
-
-
 def read_file(path, limit=MAX_OUTPUT):
     try:
         with open(path, "rb") as handle:
-            return _text(handle.read(limit))
+            return handle.read(limit).decode("utf-8", "replace")
     except OSError:
         return None
 
 
-def _nvml_call(nvml, name, *args):
-    """Call nvml.<name>(*args); None when the function is missing or NVML says no."""
+class Job:
+    """One running command: its pipes, what it printed so far, and its deadline."""
+
+    def __init__(self, name, argv, path, then):
+        self.name, self.argv, self.path, self.then = name, argv, path, then
+        self.out, self.err = [], []
+        self.started = time.time()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        actions = [
+            (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_DUP2, out_w, 1),
+            (os.POSIX_SPAWN_DUP2, err_w, 2),
+        ]
+        actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in (out_r, err_r, out_w, err_w)]
+        try:
+            self.pid = os.posix_spawn(
+                path, [path] + argv[1:], ENV, file_actions=actions, setpgroup=0
+            )  # own process group: killed whole
+        except OSError:
+            os.close(out_r)
+            os.close(err_r)
+            raise
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        self.open = {out_r: self.out, err_r: self.err}
+
+    def record(self, status, timed_out):
+        code = (
+            os.waitstatus_to_exitcode(status)
+            if hasattr(os, "waitstatus_to_exitcode")
+            else (status >> 8 if status & 0x7F == 0 else -(status & 0x7F))
+        )
+        text = lambda chunks: b"".join(chunks)[:MAX_OUTPUT].decode("utf-8", "replace")  # noqa
+        return {
+            "argv": self.argv,
+            "path": self.path,
+            "rc": code,
+            "stdout": text(self.out),
+            "stderr": text(self.err),
+            "seconds": round(time.time() - self.started, 4),
+            "timed_out": timed_out,
+        }
+
+
+class Runner:
+    """Runs jobs concurrently in one select loop; a job's ``then`` may start follow-ups."""
+
+    def __init__(self):
+        self.jobs, self.results = [], {}
+        self.wakeups = {}  # fd -> deadline: a thread writes one byte there when it is done
+
+    def start(self, name, argv, then=None):
+        path = which(argv[0])
+        if path is None:
+            self.results[name] = {"argv": argv, "missing": True}
+            if then:
+                then(self.results[name])
+            return
+        try:
+            self.jobs.append(Job(name, argv, path, then))
+        except OSError as exc:
+            self.results[name] = {"argv": argv, "path": path, "error": str(exc)}
+
+    def _finish(self, job, timed_out):
+        if timed_out:
+            try:
+                os.killpg(job.pid, SIGKILL)
+            except OSError:
+                pass
+        for fd in list(job.open):
+            os.close(fd)
+        job.open.clear()
+        _, status = os.waitpid(job.pid, 0)
+        self.jobs.remove(job)
+        self.results[job.name] = job.record(status, timed_out)
+        if job.then:
+            job.then(self.results[job.name])
+
+    def _read(self, ready):
+        for job in list(self.jobs):
+            for fd in [fd for fd in job.open if fd in ready]:
+                data = os.read(fd, 65536)
+                if data and sum(map(len, job.open[fd])) < MAX_OUTPUT:
+                    job.open[fd].append(data)
+                elif not data:
+                    os.close(fd)
+                    del job.open[fd]
+            if not job.open:
+                self._finish(job, False)
+
+    def loop(self):
+        """Until every job has finished (or been killed at its deadline) and every thread
+        has reported (or been given up on at its deadline)."""
+        while self.jobs or self.wakeups:
+            fds = [fd for job in self.jobs for fd in job.open] + list(self.wakeups)
+            deadlines = [job.started + TIMEOUT for job in self.jobs] + list(self.wakeups.values())
+            ready, _, _ = select.select(fds, [], [], max(0.0, min(deadlines) - time.time()))
+            for fd in [fd for fd in self.wakeups if fd in ready]:
+                os.read(fd, 1)
+                del self.wakeups[fd]
+                self.on_wakeup(fd)
+            self._read(set(ready))
+            now = time.time()
+            for job in [j for j in self.jobs if now >= j.started + TIMEOUT]:
+                self._finish(job, True)
+            for fd in [fd for fd, deadline in self.wakeups.items() if now >= deadline]:
+                del self.wakeups[fd]  # a hung thread (NVML): give up on it
+
+    def on_wakeup(self, fd):
+        """Overridden by the GPU chain (NVML finished in its thread)."""
+
+
+def _nvml_value(nvml, name, *args):
+    """nvml.<name>(*args), or None when the function is missing or NVML says no."""
     func = getattr(nvml, name, None)
     if func is None:
         return None
@@ -111,14 +209,12 @@ def _nvml_call(nvml, name, *args):
         value = func(*args)
     except Exception:  # NVMLError and friends: the value is simply unknown
         return None
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    return value
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
 def _nvml_device(nvml, index):
     handle = nvml.nvmlDeviceGetHandleByIndex(index)
-    call = lambda name, *args: _nvml_call(nvml, name, handle, *args)  # noqa: E731
+    call = lambda name, *args: _nvml_value(nvml, name, handle, *args)  # noqa: E731
     memory = call("nvmlDeviceGetMemoryInfo")
     pci = call("nvmlDeviceGetPciInfo")
     reasons = call("nvmlDeviceGetCurrentClocksEventReasons")
@@ -126,13 +222,14 @@ def _nvml_device(nvml, index):
         reasons = call("nvmlDeviceGetCurrentClocksThrottleReasons")
     ecc = call("nvmlDeviceGetEccMode")
     remapped = call("nvmlDeviceGetRemappedRows")
-    pending = call("nvmlDeviceGetRetiredPagesPendingStatus")
     retired = [call("nvmlDeviceGetRetiredPages", cause) for cause in (0, 1)]
+    limits = call("nvmlDeviceGetPowerManagementLimitConstraints")
+    bus_id = getattr(pci, "busId", None) if pci is not None else None
     return {
         "index": index,
         "name": call("nvmlDeviceGetName"),
         "uuid": call("nvmlDeviceGetUUID"),
-        "bus_id": getattr(pci, "busId", None) if pci is not None else None,
+        "bus_id": bus_id.decode() if isinstance(bus_id, bytes) else bus_id,
         "memory_total": getattr(memory, "total", None),
         "memory_used": getattr(memory, "used", None),
         "memory_free": getattr(memory, "free", None),
@@ -148,9 +245,8 @@ def _nvml_device(nvml, index):
         "fan": call("nvmlDeviceGetFanSpeed"),
         "power_mw": call("nvmlDeviceGetPowerUsage"),
         "power_limit_mw": call("nvmlDeviceGetEnforcedPowerLimit"),
-        "power_max_limit_mw": (
-            call("nvmlDeviceGetPowerManagementLimitConstraints") or [None, None]
-        )[1],
+        "power_max_limit_mw": limits[1] if limits else None,
+        "power_default_limit_mw": call("nvmlDeviceGetPowerManagementDefaultLimit"),
         "pstate": call("nvmlDeviceGetPerformanceState"),
         "utilization_gpu": getattr(call("nvmlDeviceGetUtilizationRates"), "gpu", None),
         "clock_sm": call("nvmlDeviceGetClockInfo", 1),
@@ -167,7 +263,7 @@ def _nvml_device(nvml, index):
             if any(r is not None for r in retired)
             else None
         ),
-        "retired_pages_pending": pending,
+        "retired_pages_pending": call("nvmlDeviceGetRetiredPagesPendingStatus"),
         "remapped_rows": list(remapped) if remapped else None,
         "persistence": call("nvmlDeviceGetPersistenceMode"),
         "mig_mode": (call("nvmlDeviceGetMigMode") or [None])[0],
@@ -177,6 +273,9 @@ def _nvml_device(nvml, index):
 def nvml_snapshot():
     """Everything NVML says about every GPU, or {"available": False, ...} with the reason."""
     try:
+        import site  # started with -S: site-packages only when NVML is worth a try
+
+        site.main()
         import pynvml as nvml
     except Exception as exc:
         return {"available": False, "error": "pynvml not importable: %s" % exc}
@@ -188,49 +287,93 @@ def nvml_snapshot():
         count = nvml.nvmlDeviceGetCount()
         return {
             "available": True,
-            "driver_version": _nvml_call(nvml, "nvmlSystemGetDriverVersion"),
-            "cuda_driver_version": _nvml_call(nvml, "nvmlSystemGetCudaDriverVersion_v2"),
+            "driver_version": _nvml_value(nvml, "nvmlSystemGetDriverVersion"),
+            "cuda_driver_version": _nvml_value(nvml, "nvmlSystemGetCudaDriverVersion_v2"),
             "devices": [_nvml_device(nvml, i) for i in range(count)],
         }
     except Exception as exc:
         return {"available": True, "error": "NVML query failed: %s" % exc, "devices": []}
     finally:
-        _nvml_call(nvml, "nvmlShutdown")
+        _nvml_value(nvml, "nvmlShutdown")
 
 
-def with_deadline(func, timeout):
-    """Run func in a daemon thread; {"timed_out": True} if it does not return in time."""
-    box = {}
-    thread = threading.Thread(target=lambda: box.update(value=func()), daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return box.get("value", {"available": True, "timed_out": True, "devices": []})
+class Collector(Runner):
+    """The fact commands, with the GPU chain: NVML, else nvidia-smi XML, else CSV."""
 
+    def __init__(self):
+        super().__init__()
+        self.nvml = None
+        self.nvml_fd = None
 
-def gpu_section():
-    """NVML first; else nvidia-smi -q -x; else the --query-gpu CSV (full, then minimal)."""
-    section = {"nvml": None, "commands": {}}
-    if PARAMS.get("nvml", True):
-        section["nvml"] = with_deadline(nvml_snapshot, TIMEOUT)
-        nvml = section["nvml"]
-        if nvml.get("available") and (nvml.get("devices") or nvml.get("timed_out")):
-            return section
-    smi = run(["nvidia-smi", "-q", "-x"])
-    section["commands"]["nvidia-smi-xml"] = smi
-    if smi.get("missing") or smi.get("timed_out"):
-        return section
-    if smi.get("rc") != 0 and CSV_FIELDS:
-        for key, fields in (
-            ("nvidia-smi-csv", CSV_FIELDS),
-            ("nvidia-smi-csv-minimal", CSV_FIELDS_MINIMAL),
-        ):
-            csv = run(["nvidia-smi", "--query-gpu=" + fields, "--format=csv,noheader,nounits"])
-            section["commands"][key] = csv
-            if csv.get("rc") == 0 or csv.get("timed_out") or not CSV_FIELDS_MINIMAL:
-                break
-    if smi.get("rc") == 0 and smi.get("stdout", "").count("<gpu ") > 1:
-        section["commands"]["nvidia-smi-nvlink"] = run(["nvidia-smi", "nvlink", "-s"])
-    return section
+    def start_all(self):
+        self.start("lscpu", ["lscpu"])
+        self.start("llama-server", ["llama-server", "--version"])
+        self.start("docker", ["docker", "--version"])
+        if (read_file("/proc/1/comm") or "").strip() == "systemd":  # else units are moot
+            self.start("systemctl", ["systemctl", "--version"])
+        self.start("nvcc", ["nvcc", "--version"])
+        self.start("sensors", ["sensors"])
+        if which("rocm-smi"):
+            self.start("rocm-smi", ["rocm-smi", "-a"])
+        if USE_NVML and os.path.exists("/proc/driver/nvidia"):
+            self._start_nvml()
+        else:
+            self._start_smi()
+
+    def _start_nvml(self):
+        import _thread
+
+        read_fd, write_fd = os.pipe()
+        self.nvml_fd = read_fd
+        self.wakeups[read_fd] = time.time() + TIMEOUT
+
+        def work():
+            self.nvml = nvml_snapshot()
+            os.write(write_fd, b"x")
+
+        _thread.start_new_thread(work, ())
+
+    def on_wakeup(self, fd):
+        nvml = self.nvml or {}
+        if not (nvml.get("available") and nvml.get("devices")):
+            self._start_smi()
+
+    def _start_lspci(self):
+        """lspci only when the driver did not describe the GPUs: it finds GPUs without a
+        driver and their links (nvidia-smi/NVML report links themselves)."""
+        self.start("lspci", ["lspci", "-vvnn", "-D"])
+
+    def _start_smi(self):
+        self.start("nvidia-smi-xml", ["nvidia-smi", "-q", "-x"], then=self._after_xml)
+
+    def _after_xml(self, xml):
+        if xml.get("missing") or xml.get("timed_out") or xml.get("error"):
+            self._start_lspci()
+            return
+        if xml.get("rc") != 0:
+            self._start_lspci()
+            if CSV_FIELDS:
+                self._start_csv("nvidia-smi-csv", CSV_FIELDS, CSV_FIELDS_MINIMAL)
+        elif xml.get("stdout", "").count("<gpu ") > 1:
+            self.start("nvidia-smi-nvlink", ["nvidia-smi", "nvlink", "-s"])
+
+    def _start_csv(self, name, fields, fallback):
+        def then(csv):
+            if csv.get("rc") not in (0, None) and not csv.get("timed_out") and fallback:
+                self._start_csv("nvidia-smi-csv-minimal", fallback, "")
+
+        self.start(
+            name,
+            ["nvidia-smi", "--query-gpu=" + fields, "--format=csv,noheader,nounits"],
+            then=then,
+        )
+
+    def nvml_result(self):
+        if self.nvml_fd is None:
+            return None
+        if self.nvml is None:  # the select loop gave up: NVML hung
+            return {"available": True, "timed_out": True, "devices": []}
+        return self.nvml
 
 
 def disk_record(path):
@@ -261,80 +404,74 @@ def disk_record(path):
     }
 
 
-def vllm_version():
-    """vllm's version from its dist-info folder name (no import: importing vllm takes seconds)."""
-    for folder in sys.path:
-        try:
-            names = os.listdir(folder or ".")
-        except OSError:
-            continue
-        for name in names:
+def vllm_version(vllm_path):
+    """vllm's version from its dist-info folder name (importing vllm takes seconds)."""
+    version = "%d.%d" % sys.version_info[:2]
+    roots = [sys.prefix, sys.exec_prefix, "/usr", "/usr/local", HOME + "/.local"]
+    if vllm_path:  # .../venv/bin/vllm -> .../venv
+        roots.insert(0, os.path.dirname(os.path.dirname(os.path.realpath(vllm_path))))
+    folders = list(sys.path)
+    for root in roots:
+        lib = os.path.join(root, "lib")
+        pythons = [d for d in _listdir(lib) if d.startswith("python3")] or ["python" + version]
+        for python in pythons:
+            folders += [
+                os.path.join(lib, python, "site-packages"),
+                os.path.join(lib, python, "dist-packages"),
+            ]
+    for folder in folders:
+        for name in _listdir(folder):
             if name.startswith("vllm-") and name.endswith(".dist-info"):
                 return name[len("vllm-") : -len(".dist-info")]
     return None
 
 
-def system_commands():
-    """The fact commands other than the GPU chain: name -> argv."""
-    commands = {
-        "lspci": ["lspci", "-vvnn", "-D"],
-        "lscpu": ["lscpu"],
-        "llama-server": ["llama-server", "--version"],
-        "docker": ["docker", "--version"],
-        "systemctl": ["systemctl", "--version"],
-        "nvcc": ["nvcc", "--version"],
-        "sensors": ["sensors"],
-    }
-    if which("rocm-smi"):
-        commands["rocm-smi"] = ["rocm-smi", "-a"]
-    return commands
+def _listdir(folder):
+    try:
+        return os.listdir(folder or ".")
+    except OSError:
+        return []
 
 
 def collect():
     started = time.time()
-    results = {}
-    threads = [threading.Thread(target=lambda: results.update(gpu=gpu_section()), daemon=True)]
-    for name, argv in system_commands().items():
-        threads.append(
-            threading.Thread(target=lambda n=name, a=argv: results.update({n: run(a)}), daemon=True)
-        )
-    for thread in threads:
-        thread.start()
+    collector = Collector()
+    collector.start_all()
     files = {
         "os-release": read_file("/etc/os-release") or read_file("/usr/lib/os-release"),
         "meminfo": read_file("/proc/meminfo"),
         "pid1": read_file("/proc/1/comm"),
     }
-    disks = [disk_record(path) for path in PARAMS.get("disks", ["/"])]
-    for thread in threads:
-        thread.join(TIMEOUT + 5)
-    gpu = results.pop("gpu", {"nvml": None, "commands": {}})
-    if "lscpu" not in results or results["lscpu"].get("missing"):
+    disks = [disk_record(path) for path in DISKS]
+    vllm_path = which("vllm")
+    vllm = vllm_version(vllm_path)
+    collector.loop()
+    if collector.results.get("lscpu", {}).get("missing"):
         files["cpuinfo"] = read_file("/proc/cpuinfo")
     uname = os.uname()
     return {
         "collector": "python",
         "version": VERSION,
-        "hostname": socket.gethostname(),
+        "hostname": uname.nodename,
         "kernel": uname.release,
         "arch": uname.machine,
         "python": sys.version.split()[0],
         "python_path": sys.executable,
         "files": files,
         "disks": disks,
-        "nvml": gpu["nvml"],
-        "commands": dict(results, **gpu["commands"]),
-        "vllm": vllm_version(),
-        "vllm_path": which("vllm"),
+        "nvml": collector.nvml_result(),
+        "commands": collector.results,
+        "vllm": vllm,
+        "vllm_path": vllm_path,
         "seconds": round(time.time() - started, 4),
     }
 
 
 def main():
-    document = json.dumps(collect())
+    document = to_json(collect())
     sys.stdout.write("\n%s\n%s\n%s\n" % (MARK_BEGIN, document, MARK_END))
     sys.stdout.flush()
-    os._exit(0)  # do not wait for a hung NVML or tool thread
+    os._exit(0)  # do not wait for a hung NVML thread
 
 
 main()
