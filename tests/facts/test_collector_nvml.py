@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from moefleet.facts.assemble import facts_from_document
+from moefleet.facts.collect import collector_command, extract_document
 from moefleet.facts.nvml import parse_nvml_snapshot
+from moefleet.transport.local import LocalTransport
 
 COLLECTOR = Path(__file__).resolve().parents[2] / "moefleet/facts/collector/collect.py"
 
@@ -145,10 +148,6 @@ def test_real_nvml_probe_of_this_machine():
     pytest.importorskip("pynvml")
     if not Path("/proc/driver/nvidia").exists():
         pytest.skip("no NVIDIA driver loaded on this machine")
-    from moefleet.facts.assemble import facts_from_document
-    from moefleet.facts.collect import collector_command, extract_document
-    from moefleet.transport.local import LocalTransport
-
     command = collector_command(sys.executable, timeout=20, disks=["/"])
     document = extract_document(LocalTransport().run(command, timeout=60).stdout)
     facts = facts_from_document("here", document, datetime.now(UTC))
