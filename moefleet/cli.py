@@ -49,7 +49,7 @@ def _inventory(path: Path | None) -> Inventory:
 
 def _print_probes(probes: list[HostProbe], as_json: bool) -> None:
     if as_json:
-        payload = {"hosts": [json.loads(p.model_dump_json()) for p in probes]}
+        payload = {"hosts": [p.model_dump(mode="json") for p in probes]}
         click.echo(json.dumps(payload, indent=2))
         return
     for probe in probes:

@@ -8,7 +8,6 @@ from typing import Any
 
 import paramiko
 from fabric import Config, Connection
-from invoke.exceptions import CommandTimedOut
 
 from moefleet.errors import TransportError
 from moefleet.inventory.model import Host, JumpHost
@@ -17,7 +16,7 @@ from moefleet.transport.hostkeys import apply_policy
 from moefleet.transport.ssh_errors import map_ssh_error
 
 #: What connecting and running may raise; anything else is a bug and keeps its traceback.
-SSH_FAILURES = (paramiko.SSHException, OSError, EOFError, CommandTimedOut)
+SSH_FAILURES = (paramiko.SSHException, OSError, EOFError)
 
 
 def _nodelay_socket(address: str, port: int, timeout: float) -> socket.socket:
@@ -58,10 +57,7 @@ def _fabric_config(options: ConnectOptions) -> Config:
     return Config(
         ssh_config=paramiko.SSHConfig(),
         lazy=True,
-        overrides={
-            "run": {"hide": True, "warn": True, "in_stream": False, "encoding": "utf-8"},
-            "timeouts": {"connect": options.connect_timeout},
-        },
+        overrides={"timeouts": {"connect": options.connect_timeout}},
     )
 
 

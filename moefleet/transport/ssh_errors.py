@@ -6,7 +6,6 @@ import errno
 import socket
 
 import paramiko
-from invoke.exceptions import CommandTimedOut
 
 from moefleet.errors import TransportError
 from moefleet.transport.hostkeys import UnknownHostKeyError, fingerprint
@@ -45,10 +44,6 @@ def map_ssh_error(exc: BaseException, target: str, known_hosts: str) -> Transpor
             "auth-failed",
             f"{target}: authentication failed: {exc}",
             "check user and key_file in the inventory, and authorized_keys on the host",
-        )
-    if isinstance(exc, CommandTimedOut):
-        return TransportError(
-            "timeout", f"{target}: command timed out after {exc.timeout} s", "raise --timeout"
         )
     return _map_network_error(exc, target)
 
