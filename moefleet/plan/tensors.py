@@ -9,8 +9,9 @@ other vectors are included as 1-D tensors (they stay F32, like norms).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from math import prod
 from typing import Literal
 
@@ -148,18 +149,19 @@ def _layer(spec: ModelSpec, i: int) -> Iterator[Tensor]:
     yield from _dense_ffn(spec, i) if dense else _moe_ffn(spec, i)
 
 
-def model_tensors(spec: ModelSpec) -> list[Tensor]:
-    """All weight tensors of ``spec`` in GGUF order."""
+@cache
+def model_tensors(spec: ModelSpec) -> tuple[Tensor, ...]:
+    """All weight tensors of ``spec`` in GGUF order (cached: specs are immutable)."""
     tensors = [Tensor("token_embd.weight", (spec.hidden, spec.vocab), "embeddings")]
     for i in range(spec.layers):
         tensors.extend(_layer(spec, i))
     tensors.append(Tensor("output_norm.weight", (spec.hidden,), "norm"))
     if not spec.tied_embeddings:
         tensors.append(Tensor("output.weight", (spec.hidden, spec.vocab), "output"))
-    return tensors
+    return tuple(tensors)
 
 
-def parameter_count(tensors: list[Tensor]) -> int:
+def parameter_count(tensors: Sequence[Tensor]) -> int:
     """Total weights (what llama.cpp prints as the model's parameter count)."""
     return sum(t.elements for t in tensors)
 

@@ -7,8 +7,10 @@ hosts costs arithmetic, not tensor enumeration.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
+from itertools import accumulate
 
 from moefleet.catalog.model import ModelSpec
 from moefleet.plan.ggml_types import tensor_bytes
@@ -40,6 +42,16 @@ class ModelWeights:
     def total(self) -> int:
         return sum(self.by_class.values())
 
+    @cached_property
+    def layer_prefix(self) -> tuple[int, ...]:
+        """Running sums of ``layer_bytes`` (index i: bytes of layers before i)."""
+        return (0, *accumulate(self.layer_bytes))
+
+    @cached_property
+    def expert_prefix(self) -> tuple[int, ...]:
+        """Running sums of ``layer_expert_bytes``."""
+        return (0, *accumulate(self.layer_expert_bytes))
+
     @property
     def expert_bytes(self) -> int:
         return self.by_class.get("experts", 0)
@@ -68,7 +80,7 @@ def _mix_context(model: ModelSpec) -> MixContext:
 
 
 def weights_from_types(
-    model: ModelSpec, mix: str, tensors: list[Tensor], types: list[str]
+    model: ModelSpec, mix: str, tensors: Sequence[Tensor], types: list[str]
 ) -> ModelWeights:
     """Aggregate per-tensor types (computed, or read from a GGUF header) into ModelWeights."""
     placed = tuple(
