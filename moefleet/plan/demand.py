@@ -25,4 +25,6 @@ class Demand:
     trust_remote_code: bool = False
     kv_type: str = "f16"
     alternatives: int = 3
+    fill_spare: bool = True
+    """with ``replicas``: serve more replicas of the wanted models on capacity left over"""
     notes: tuple[str, ...] = field(default=())

@@ -22,6 +22,7 @@ FORMAT_QUALITY: dict[str, float] = {
     "Q6_K": 0.99,
     "Q5_K_M": 0.98,
     "Q5_K_S": 0.975,
+    "Q5_0": 0.97,
     "Q4_K_M": 0.96,
     "AWQ": 0.96,
     "NVFP4": 0.96,
@@ -31,18 +32,29 @@ FORMAT_QUALITY: dict[str, float] = {
     "Q4_K_S": 0.95,
     "IQ4_XS": 0.95,
     "IQ4_NL": 0.95,
-    "Q4_0": 0.93,
-    "Q3_K_L": 0.92,
-    "Q3_K_M": 0.90,
-    "IQ3_M": 0.90,
-    "IQ3_XXS": 0.87,
-    "Q3_K_S": 0.87,
-    "IQ2_M": 0.80,
-    "Q2_K": 0.80,
-    "IQ2_XXS": 0.72,
+    "Q4_0": 0.92,
+    "Q3_K_L": 0.75,
+    "IQ3_M": 0.72,
+    "Q3_K_M": 0.70,
+    "IQ3_S": 0.68,
+    "IQ3_XS": 0.64,
+    "IQ3_XXS": 0.62,
+    "Q3_K_S": 0.60,
+    "Q2_K": 0.42,
+    "IQ2_M": 0.40,
+    "Q2_K_S": 0.38,
+    "IQ2_S": 0.35,
+    "IQ2_XS": 0.32,
+    "IQ2_XXS": 0.30,
+    "IQ1_M": 0.2,
+    "IQ1_S": 0.15,
 }
-#: Mixes that risk routing collapse on MoE models (seed 000): allowed only on request.
-RISKY_ON_MOE = frozenset(f for f, q in FORMAT_QUALITY.items() if q < 0.95)
+#: Mixes that risk routing collapse on MoE models (seed 000): allowed only on request. The
+#: same set is flagged ``moe_risky`` in the packaged quants.toml (a test keeps them equal).
+RISKY_ON_MOE = frozenset(
+    {"Q2_K", "Q2_K_S", "Q3_K_S", "Q3_K_M", "Q3_K_L", "IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS",
+     "IQ2_S", "IQ2_M", "IQ3_XXS", "IQ3_XS", "IQ3_S", "IQ3_M"}
+)  # fmt: skip
 DEFAULT_FORMAT_QUALITY = 0.9
 
 

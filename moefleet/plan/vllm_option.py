@@ -10,7 +10,7 @@ from __future__ import annotations
 from moefleet.catalog.model import ModelSpec, VllmFormat
 from moefleet.plan.demand import Demand
 from moefleet.plan.efficiency import Efficiency
-from moefleet.plan.hardware import Node
+from moefleet.plan.hardware import Gpu, Node
 from moefleet.plan.memory_vllm import (
     GPU_MEMORY_UTILIZATION,
     VllmMemory,
@@ -28,34 +28,39 @@ VLLM_MIN_CAPABILITY = 7.0
 ALLREDUCE_S = 15e-6
 
 
-def _speed(
-    model: ModelSpec, fmt: VllmFormat, node: Node, tp: int, batch: int, eff: Efficiency
+#: Network hand-off between pipeline stages on different nodes, per decode step.
+STAGE_HOP_S = 150e-6
+
+
+def vllm_speed(
+    model: ModelSpec,
+    fmt: VllmFormat,
+    gpus: list[Gpu],
+    batch: int,
+    eff: Efficiency,
+    pipeline_parallel: int = 1,
 ) -> Speed:
-    total, experts = (
-        vllm_weight_bytes(model, fmt.bits_per_weight),
-        vllm_expert_bytes(model, fmt.bits_per_weight),
-    )
-    gpus = [node.gpus[i] for i in range(tp)]
+    """Decode/prefill of ``model`` over ``gpus`` (tensor parallel within a stage, stages run
+    one after another for a single sequence)."""
+    tp = max(1, len(gpus) // pipeline_parallel)
+    total = vllm_weight_bytes(model, fmt.bits_per_weight)
+    experts = vllm_expert_bytes(model, fmt.bits_per_weight)
     bandwidth = min(g.bandwidth_gbs * (THROTTLED_FACTOR if g.throttled else 1.0) for g in gpus)
-    share_fl = eff.prefill_flops_moe if model.moe else eff.prefill_flops_dense
-    tflops = sum(g.fp16_tflops for g in gpus) * 1e12 * share_fl
+    share = eff.prefill_flops_moe if model.moe else eff.prefill_flops_dense
+    stage_flops = sum(g.fp16_tflops for g in gpus[:tp]) * 1e12 * share
 
     def step(b: int) -> float:
-        touched = (
-            distinct_expert_fraction(model.moe.active, model.moe.experts, b) if model.moe else 0.0
-        )
+        moe = model.moe
+        touched = distinct_expert_fraction(moe.active, moe.experts, b) if moe else 0.0
         read = total - experts + experts * touched
         memory_s = read / tp / (bandwidth * 1e9 * eff.gpu_bandwidth)
-        compute_s = 2.0 * model.active_params_b * 1e9 * b / tflops
+        compute_s = 2.0 * model.active_params_b * 1e9 * b / stage_flops
         overhead = model.layers * (eff.layer_overhead_s + (2 * ALLREDUCE_S if tp > 1 else 0.0))
-        return max(memory_s, compute_s) + overhead
+        return max(memory_s, compute_s) + overhead + (pipeline_parallel - 1) * STAGE_HOP_S
 
-    prefill = tflops / (2.0 * model.active_params_b * 1e9)
-    notes = (
-        ("GPU throttling seen by the probe: decode derated",)
-        if any(g.throttled for g in gpus)
-        else ()
-    )
+    prefill = stage_flops / (2.0 * model.active_params_b * 1e9)
+    throttled = any(g.throttled for g in gpus)
+    notes = ("GPU throttling seen by the probe: decode derated",) if throttled else ()
     return Speed(1 / step(1), prefill, batch, batch / step(batch), notes)
 
 
@@ -104,7 +109,7 @@ def vllm_option(
             model, fmt.bits_per_weight, gpu_bytes, tp, demand.context, demand.concurrency
         )
         if memory.fits:
-            speed = _speed(model, fmt, node, tp, demand.concurrency, eff)
+            speed = vllm_speed(model, fmt, list(node.gpus[:tp]), demand.concurrency, eff)
             return Option(
                 model=model,
                 fmt=fmt.name,
@@ -114,7 +119,7 @@ def vllm_option(
                 replicas=max(1, len(node.gpus) // tp),
                 flags=_flags(model, fmt, tp, demand),
                 vram_per_gpu=tuple((i, memory.budget) for i in range(tp)),
-                vram_capacity=memory.budget,
+                vram_capacity=gpu_bytes,
                 ram_bytes=2 * 1024**3,
                 speed=speed,
                 quality=quality(model, fmt.name),
