@@ -40,6 +40,14 @@ def nodes_from_probes(
             skipped.append((host, "never probed: run `moefleet probe` first"))
         elif probe.facts is None:
             skipped.append((host, f"last probe {probe.status}: {probe.error or 'no facts'}"))
+        elif probe.facts.gpu_status not in ("ok", "none"):
+            skipped.append(
+                (
+                    host,
+                    f"GPU facts unusable ({probe.facts.gpu_status}): fix the driver or "
+                    "nvidia-smi and probe again (planning it CPU-only would leave its GPUs idle)",
+                )
+            )
         else:
             node = node_from_facts(probe.facts, catalog.find_gpu)
             nodes.append(replace(node, name=host))

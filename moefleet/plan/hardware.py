@@ -32,6 +32,8 @@ RAM_GBPS_BY_FAMILY: tuple[tuple[str, float], ...] = (
     (r"xeon", 140.0),
 )
 DESKTOP_RAM_GBPS = 89.6
+#: Gen4 x16: the link the seeds ask for before offloading experts (GB/s, rounded down).
+FULL_LINK_GBPS = 31.0
 
 
 @dataclass(frozen=True)
@@ -80,12 +82,14 @@ class Node:
 
 
 def ram_bandwidth(cpu: CpuFacts | None) -> tuple[float, str | None]:
-    """Estimated peak RAM bandwidth for a CPU, and the note that says it is an estimate."""
+    """Estimated peak RAM bandwidth for a CPU, and the note that says it is an estimate.
+
+    One socket's worth: llama.cpp's CPU kernels do not scale across NUMA nodes (weights are
+    not interleaved per socket), so a second socket adds threads, not usable bandwidth."""
     model = (cpu.model or "").lower() if cpu else ""
-    sockets = cpu.sockets or 1 if cpu else 1
     for pattern, gbps in RAM_GBPS_BY_FAMILY:
         if re.search(pattern, model):
-            return gbps * sockets, None
+            return gbps, None
     return (
         DESKTOP_RAM_GBPS,
         f"RAM bandwidth assumed {DESKTOP_RAM_GBPS:.0f} GB/s (desktop "
@@ -138,6 +142,12 @@ def node_from_facts(facts: HostFacts, find_gpu: Callable[[str], GpuSpec | None])
         gpus.append(planned)
         if note:
             notes.append(note)
+    for planned_gpu in gpus:
+        if planned_gpu.pcie_gbs < FULL_LINK_GBPS:
+            notes.append(
+                f"GPU {planned_gpu.index} PCIe link {planned_gpu.pcie_gbs:.0f} GB/s, below Gen4 "
+                "x16: plans that cross PCIe (offload) are slowed accordingly"
+            )
     bandwidth, note = ram_bandwidth(facts.cpu)
     if note:
         notes.append(note)

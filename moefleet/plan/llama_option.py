@@ -5,7 +5,7 @@ from __future__ import annotations
 from moefleet.catalog.model import ModelSpec
 from moefleet.plan.demand import Demand
 from moefleet.plan.efficiency import Efficiency
-from moefleet.plan.hardware import GIB, Node
+from moefleet.plan.hardware import FULL_LINK_GBPS, GIB, Node
 from moefleet.plan.memory_llama import HEADROOM_BYTES, LlamaSettings
 from moefleet.plan.options import Option, Rejection
 from moefleet.plan.placement import NoFit, Placement, place_llama
@@ -81,7 +81,7 @@ def _placement_notes(placement: Placement, node: Node) -> list[str]:
             notes.append(
                 f"warning: offload with only {node.ram_bytes / GIB:.0f} GiB of RAM (< 64 GB)"
             )
-        slow = [g for g in (node.gpus[i] for i in placement.gpus) if g.pcie_gbs < 31.0]
+        slow = [g for g in (node.gpus[i] for i in placement.gpus) if g.pcie_gbs < FULL_LINK_GBPS]
         for gpu in slow:
             notes.append(
                 f"warning: GPU {gpu.index} PCIe link {gpu.pcie_gbs:.0f} GB/s (< Gen4 x16): "
