@@ -50,6 +50,14 @@ class Gpu:
     pcie_gbs: float
     throttled: bool = False
     known: bool = True
+    consumer: bool = False
+    """GeForce: the catalog's FP16 figure is FP32-accumulate, which these cards run at half
+    rate; llama.cpp's quantized matmuls (int8 MMA, int32 accumulate) run at full rate"""
+
+    @property
+    def matmul_tflops(self) -> float:
+        """Throughput llama.cpp's quantized prefill kernels scale with (see ``consumer``)."""
+        return self.fp16_tflops * (2.0 if self.consumer else 1.0)
 
     @property
     def flash_attention(self) -> bool:
@@ -124,6 +132,7 @@ def plan_gpu(gpu: GpuFacts, spec: GpuSpec | None) -> tuple[Gpu, str | None]:
         pcie_gbs=_pcie_gbs(gpu),
         throttled=bool(set(gpu.throttle_reasons) & _THERMAL),
         known=spec is not None,
+        consumer="geforce" in gpu.name.lower(),
     ), note
 
 

@@ -142,11 +142,14 @@ def _best_format(
             break
     if not sized:
         return None, rejections
-    # "Go up when room allows": a preferred format that fits without offload wins outright;
+    # "Go up when room allows": a preferred format that fits without offload wins outright
+    # (except for the quality objective, where the best format with offload competes too);
     # otherwise the best preferred format with offload competes with fallbacks that fit.
     full = [o for o in sized if o.mode in _FULL_GPU]
     offload = [o for o in sized if o.mode not in _FULL_GPU][:1]
     preferred_full = [o for o in full if o.fmt in preferred]
+    if demand.objective == "quality":
+        preferred_full = []
     finalists = [_with_score(o, demand) for o in (preferred_full or full + offload)]
     best = max(finalists, key=lambda o: (o.score, *_tiebreak(o)))
     for option in sized:

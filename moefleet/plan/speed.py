@@ -113,7 +113,7 @@ def _prefill_tps(
         return node.cpu_threads * eff.cpu_gflops_per_thread * 1e9 / flops_per_token
     gpus = [node.gpus[i] for i in placement.gpus]
     share = eff.prefill_flops_moe if model.moe else eff.prefill_flops_dense
-    tflops = min(g.fp16_tflops for g in gpus) * len(gpus)
+    tflops = min(g.matmul_tflops for g in gpus) * len(gpus)
     compute = flops_per_token / (tflops * 1e12 * share)
     devices = layer_devices(model.layers, placement.gpu_layers, placement.splits)
     copied = 0
@@ -162,4 +162,4 @@ def _compute_rate(
     if not placement.gpus:
         return node.cpu_threads * eff.cpu_gflops_per_thread * 1e9
     share = eff.prefill_flops_moe if weights.model.moe else eff.prefill_flops_dense
-    return sum(node.gpus[i].fp16_tflops for i in placement.gpus) * 1e12 * share
+    return sum(node.gpus[i].matmul_tflops for i in placement.gpus) * 1e12 * share

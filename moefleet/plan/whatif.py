@@ -89,4 +89,5 @@ def _gpu(index: int, spec: GpuSpec) -> Gpu:
         bandwidth_gbs=spec.memory_bandwidth_gbs,
         fp16_tflops=spec.fp16_tflops,
         pcie_gbs=PCIE_GBPS_PER_LANE.get(spec.pcie_gen or 4, 1.969) * 16,
+        consumer="geforce" in spec.name.lower(),
     )
