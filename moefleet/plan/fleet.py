@@ -196,15 +196,13 @@ def _place_model(
     used_cpu: set[str],
     deployments: list[Deployment],
 ) -> int:
-    """Replicas of one model on single nodes, best-scoring nodes first."""
+    """Replicas of one model on single nodes, best-scoring nodes first; each replica on the
+    fewest free GPUs that serve it, so that GPUs are left for the next replicas."""
     placed = 0
     while placed < count:
         best: tuple[float, Node, Option] | None = None
         for node in nodes:
-            sub = _sub_node(node, free[node.name], node.name in used_cpu)
-            if sub is None:
-                continue
-            chosen = planner.result(sub, (model_id,)).chosen
+            chosen = _fewest_gpus(node, model_id, planner, free, used_cpu)
             if chosen and (best is None or chosen.score > best[0]):
                 best = (chosen.score, node, chosen)
         if best is None:
@@ -212,6 +210,26 @@ def _place_model(
         _take(best[1], best[2], free, used_cpu, deployments)
         placed += 1
     return placed
+
+
+def _fewest_gpus(
+    node: Node,
+    model_id: str,
+    planner: _Planner,
+    free: dict[str, list[int]],
+    used_cpu: set[str],
+) -> Option | None:
+    """The model's option on the smallest group (1, 2, 4, 8, all) of the node's free GPUs."""
+    free_gpus = free[node.name]
+    sizes = sorted({k for k in (1, 2, 4, 8) if k < len(free_gpus)} | {len(free_gpus)})
+    for size in sizes:
+        sub = _sub_node(node, free_gpus[:size], node.name in used_cpu)
+        if sub is None:
+            return None
+        chosen = planner.result(sub, (model_id,)).chosen
+        if chosen is not None:
+            return chosen
+    return None
 
 
 def _place_multi_node(
