@@ -100,7 +100,7 @@ def llama_option(
     last: NoFit | None = None
     for gpus in groups:
         settings, notes = llama_settings(node, demand, gpus)
-        placement = place_llama(weights, node, settings, gpus)
+        placement = place_llama(weights, node, settings, gpus, full_only=gpus != groups[-1])
         if isinstance(placement, NoFit):
             last = placement
             continue

@@ -10,6 +10,7 @@ cache, which must hold at least ``max_model_len`` tokens for each concurrent seq
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from moefleet.catalog.model import ModelSpec
 from moefleet.plan.kv import kv_bytes_per_token, recurrent_state
@@ -48,6 +49,7 @@ class VllmMemory:
         return self.weights + self.activations + self.fixed + self.kv_needed
 
 
+@cache
 def vllm_weight_bytes(model: ModelSpec, bits_per_weight: float) -> int:
     """Checkpoint weight bytes: linear layers at the format's bits, the rest in 16-bit."""
     total = 0.0
@@ -61,6 +63,7 @@ def vllm_weight_bytes(model: ModelSpec, bits_per_weight: float) -> int:
     return int(total)
 
 
+@cache
 def vllm_expert_bytes(model: ModelSpec, bits_per_weight: float) -> int:
     """Routed-expert bytes of the checkpoint (all at the format's bits)."""
     experts = sum(t.elements for t in model_tensors(model) if t.weight_class == "experts")

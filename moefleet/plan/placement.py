@@ -78,6 +78,9 @@ def _balanced_splits(
     """Splits proportional to capacity, then nudged away from GPUs that overflow."""
     splits = tuple(float(_capacity(g)) / GIB for g in gpus)
     memory = evaluate(splits)
+    need = sum(m.total for i, m in memory.items() if 0 <= i < len(gpus))
+    if need > sum(_capacity(g) for g in gpus):
+        return tuple(round(s / sum(splits), 3) for s in splits), memory  # no split can fit
     for _ in range(6):
         if len(gpus) == 1 or _fits(memory, gpus):
             break
@@ -104,9 +107,14 @@ def _smallest(fits: Callable[[int], bool], low: int, high: int) -> int | None:
 
 
 def place_llama(
-    weights: ModelWeights, node: Node, settings: LlamaSettings, gpu_ids: tuple[int, ...]
+    weights: ModelWeights,
+    node: Node,
+    settings: LlamaSettings,
+    gpu_ids: tuple[int, ...],
+    full_only: bool = False,
 ) -> Placement | NoFit:
-    """The first placement (in the order of the module docstring) that fits."""
+    """The first placement (in the order of the module docstring) that fits; with
+    ``full_only``, only an all-on-GPU placement (offload is not worth sizing)."""
     model = weights.model
     gpus = tuple(node.gpus[i] for i in gpu_ids)
     n_layer = model.layers
@@ -126,6 +134,8 @@ def place_llama(
         full = build("gpu" if len(gpus) == 1 else "split", n_layer + 1, 0)
         if ok(full):
             return full
+        if full_only:
+            return NoFit("does not fit on these GPUs without offload")
         if model.moe is not None:
             cpu_moe = _smallest(lambda n: ok(build("expert_offload", n_layer + 1, n)), 1, n_layer)
             if cpu_moe is not None:

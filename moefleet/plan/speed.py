@@ -16,10 +16,13 @@ batches), which is where an x8 riser halves the speed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+from itertools import accumulate
 
+from moefleet.catalog.model import ModelSpec
 from moefleet.plan.efficiency import Efficiency
 from moefleet.plan.hardware import Node
-from moefleet.plan.memory_llama import CPU, LlamaSettings, layer_devices
+from moefleet.plan.memory_llama import CPU, LlamaSettings, device_ranges, layer_devices
 from moefleet.plan.placement import Placement
 from moefleet.plan.tensors import has_kv
 from moefleet.plan.weights import ModelWeights
@@ -55,6 +58,15 @@ def _kv_bytes_per_token_layer(weights: ModelWeights, settings: LlamaSettings) ->
     return 2 * model.kv_heads * model.head_dim * (1.0 if "q8" in settings.type_k else 2.0)
 
 
+@cache
+def _kv_prefix(model: ModelSpec) -> tuple[int, ...]:
+    """Running count of layers holding a KV cache."""
+    return (
+        0,
+        *accumulate(int(model.mla is not None or has_kv(model, i)) for i in range(model.layers)),
+    )
+
+
 def _step_seconds(
     weights: ModelWeights,
     node: Node,
@@ -66,33 +78,36 @@ def _step_seconds(
 ) -> tuple[float, float]:
     """(memory-bound seconds, compute-bound seconds) of one decode step of ``batch`` tokens."""
     model = weights.model
-    devices = layer_devices(model.layers, placement.gpu_layers, placement.splits)
-    gpu_of = placement.gpus
+    n_layer = model.layers
     moe = model.moe
     fraction = distinct_expert_fraction(moe.active, moe.experts, batch) if moe else 0.0
-    read: dict[int, float] = {}
-    kv_token = _kv_bytes_per_token_layer(weights, settings)
-    cpu_layers = 0
-    for layer in range(model.layers):
-        device = devices[layer]
-        experts = weights.layer_expert_bytes[layer]
-        read[device] = read.get(device, 0.0) + weights.layer_bytes[layer] - experts
-        expert_device = CPU if layer < placement.n_cpu_moe else device
-        read[expert_device] = read.get(expert_device, 0.0) + experts * fraction
-        if expert_device == CPU and experts:
-            cpu_layers += 1
-        if model.mla is not None or has_kv(model, layer):
-            read[device] += kv_token * depth * batch
+    layers, experts, kv_layers = weights.layer_prefix, weights.expert_prefix, _kv_prefix(model)
+    kv_read = _kv_bytes_per_token_layer(weights, settings) * depth * batch
+    moe_cut = min(placement.n_cpu_moe, n_layer)
+    read: dict[int, float] = {CPU: experts[moe_cut] * fraction}
+    output_device = CPU
+    for device, first, end in device_ranges(n_layer, placement.gpu_layers, placement.splits):
+        if end > n_layer:
+            output_device = device
+        last = min(end, n_layer)
+        own_experts = experts[last] - experts[max(first, min(last, moe_cut))]
+        read[device] = (
+            read.get(device, 0.0)
+            + layers[last] - layers[first] - (experts[last] - experts[first])
+            + own_experts * fraction
+            + (kv_layers[last] - kv_layers[first]) * kv_read
+        )  # fmt: skip
+    cpu_layers = sum(1 for size in weights.layer_expert_bytes[:moe_cut] if size)
     output = weights.non_layer_bytes - weights.by_class.get("embeddings", 0)
     if model.tied_embeddings:
         output += weights.by_class.get("embeddings", 0)
-    read[devices[model.layers]] = read.get(devices[model.layers], 0.0) + output
+    read[output_device] = read.get(output_device, 0.0) + output
     seconds = 0.0
     for device, size in read.items():
         if device == CPU:
             seconds += size / (node.ram_bandwidth_gbs * 1e9 * eff.cpu_bandwidth)
         else:
-            gpu = node.gpus[gpu_of[device]]
+            gpu = node.gpus[placement.gpus[device]]
             factor = THROTTLED_FACTOR if gpu.throttled else 1.0
             seconds += size / (gpu.bandwidth_gbs * 1e9 * eff.gpu_bandwidth * factor)
     seconds += model.layers * eff.layer_overhead_s + cpu_layers * eff.cpu_layer_overhead_s

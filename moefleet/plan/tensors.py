@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from math import prod
 from typing import Literal
 
@@ -40,7 +40,7 @@ class Tensor:
     weight_class: WeightClass
     layer: int | None = None
 
-    @property
+    @cached_property
     def elements(self) -> int:
         return prod(self.shape)
 

@@ -33,10 +33,19 @@ class ModelWeights:
 
     model: ModelSpec
     mix: str
-    tensors: tuple[PlacedTensor, ...]
+    sources: tuple[Tensor, ...]
+    types: tuple[str, ...]
     by_class: dict[WeightClass, int] = field(default_factory=dict)
     layer_bytes: tuple[int, ...] = ()
     layer_expert_bytes: tuple[int, ...] = ()
+
+    @cached_property
+    def tensors(self) -> tuple[PlacedTensor, ...]:
+        """Every tensor with its type and size (built on demand: planning needs only sums)."""
+        return tuple(
+            PlacedTensor(t, ty, tensor_bytes(ty, t.elements))
+            for t, ty in zip(self.sources, self.types, strict=True)
+        )
 
     @property
     def total(self) -> int:
@@ -83,20 +92,23 @@ def weights_from_types(
     model: ModelSpec, mix: str, tensors: Sequence[Tensor], types: list[str]
 ) -> ModelWeights:
     """Aggregate per-tensor types (computed, or read from a GGUF header) into ModelWeights."""
-    placed = tuple(
-        PlacedTensor(t, ty, tensor_bytes(ty, t.elements))
-        for t, ty in zip(tensors, types, strict=True)
-    )
+    if len(tensors) != len(types):
+        raise ValueError(f"{len(tensors)} tensors but {len(types)} types")
     by_class: dict[WeightClass, int] = defaultdict(int)
     layers = [0] * model.layers
     experts = [0] * model.layers
-    for item in placed:
-        by_class[item.tensor.weight_class] += item.bytes
-        if item.tensor.layer is not None and item.tensor.layer < model.layers:
-            layers[item.tensor.layer] += item.bytes
-            if item.tensor.is_expert:
-                experts[item.tensor.layer] += item.bytes
-    return ModelWeights(model, mix, placed, dict(by_class), tuple(layers), tuple(experts))
+    n_layer = model.layers
+    for tensor, kind in zip(tensors, types, strict=True):
+        size = tensor_bytes(kind, tensor.elements)
+        by_class[tensor.weight_class] += size
+        layer = tensor.layer
+        if layer is not None and layer < n_layer:
+            layers[layer] += size
+            if tensor.weight_class == "experts":
+                experts[layer] += size
+    return ModelWeights(
+        model, mix, tuple(tensors), tuple(types), dict(by_class), tuple(layers), tuple(experts)
+    )
 
 
 @cache
