@@ -43,6 +43,45 @@ EXTRA_PATH = [
     HOME + "/.local/bin",
 ]
 ENV = dict(os.environ, LC_ALL="C", LANG="C")  # untranslated keys for lscpu, df, sensors
+#: `--version` answers are remembered per binary (path, inode, size, mtime): a Go or CUDA
+#: binary can cost more to start than the rest of the probe. Any change to it re-runs it.
+VERSION_CACHE = os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or HOME + "/.cache", "moefleet", "collector-versions"
+)
+SEP = "\x00"
+
+
+def binary_key(path):
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return "%s|%d|%d|%d" % (os.path.realpath(path), info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def load_version_cache():
+    """key -> (rc, stdout, stderr) from earlier probes (NUL-separated records)."""
+    text = read_file(VERSION_CACHE)
+    cache = {}
+    for record in (text or "").split(SEP + SEP + "\n"):
+        fields = record.split(SEP)
+        if len(fields) == 4 and fields[1].isdigit():
+            cache[fields[0]] = (int(fields[1]), fields[2], fields[3])
+    return cache
+
+
+def save_version_cache(cache):
+    """Best effort: an unwritable home only means no cache."""
+    try:
+        os.makedirs(os.path.dirname(VERSION_CACHE), mode=0o700, exist_ok=True)
+        temporary = "%s.%d" % (VERSION_CACHE, os.getpid())
+        records = [SEP.join((k, str(v[0]), v[1], v[2])) for k, v in sorted(cache.items())]
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write((SEP + SEP + "\n").join(records))
+        os.rename(temporary, VERSION_CACHE)
+    except (OSError, ValueError):
+        pass
 
 
 def to_json(value):
@@ -138,14 +177,28 @@ class Runner:
     def __init__(self):
         self.jobs, self.results = [], {}
         self.wakeups = {}  # fd -> deadline: a thread writes one byte there when it is done
+        self.versions, self.versions_changed = None, False
+        self.cache_keys = {}  # job name -> binary key, for answers worth remembering
 
-    def start(self, name, argv, then=None):
+    def start(self, name, argv, then=None, cache=False):
         path = which(argv[0])
         if path is None:
             self.results[name] = {"argv": argv, "missing": True}
             if then:
                 then(self.results[name])
             return
+        if cache:
+            if self.versions is None:
+                self.versions = load_version_cache()
+            key = binary_key(path)
+            known = self.versions.get(key) if key else None
+            if known is not None:
+                self.results[name] = {"argv": argv, "path": path, "rc": known[0],
+                                      "stdout": known[1], "stderr": known[2], "seconds": 0.0,
+                                      "timed_out": False, "cached": True}  # fmt: skip
+                return
+            if key:
+                self.cache_keys[name] = key
         try:
             self.jobs.append(Job(name, argv, path, then))
         except OSError as exc:
@@ -162,7 +215,11 @@ class Runner:
         job.open.clear()
         _, status = os.waitpid(job.pid, 0)
         self.jobs.remove(job)
-        self.results[job.name] = job.record(status, timed_out)
+        self.results[job.name] = record = job.record(status, timed_out)
+        key = self.cache_keys.get(job.name)
+        if key and record["rc"] == 0 and not timed_out and self.versions is not None:
+            self.versions[key] = (0, record["stdout"], record["stderr"])
+            self.versions_changed = True
         if job.then:
             job.then(self.results[job.name])
 
@@ -307,11 +364,11 @@ class Collector(Runner):
 
     def start_all(self):
         self.start("lscpu", ["lscpu"])
-        self.start("llama-server", ["llama-server", "--version"])
-        self.start("docker", ["docker", "--version"])
+        self.start("llama-server", ["llama-server", "--version"], cache=True)
+        self.start("docker", ["docker", "--version"], cache=True)
         if (read_file("/proc/1/comm") or "").strip() == "systemd":  # else units are moot
-            self.start("systemctl", ["systemctl", "--version"])
-        self.start("nvcc", ["nvcc", "--version"])
+            self.start("systemctl", ["systemctl", "--version"], cache=True)
+        self.start("nvcc", ["nvcc", "--version"], cache=True)
         self.start("sensors", ["sensors"])
         if which("rocm-smi"):
             self.start("rocm-smi", ["rocm-smi", "-a"])
@@ -446,6 +503,8 @@ def collect():
     vllm_path = which("vllm")
     vllm = vllm_version(vllm_path)
     collector.loop()
+    if collector.versions_changed:
+        save_version_cache(collector.versions)
     if collector.results.get("lscpu", {}).get("missing"):
         files["cpuinfo"] = read_file("/proc/cpuinfo")
     uname = os.uname()
