@@ -28,49 +28,51 @@ F16 = 2
 
 @dataclass(frozen=True)
 class ComputeParams:
-    """Tunable constants of the compute-buffer model (fitted to the real server)."""
+    """Live-tensor counts of the compute-buffer model, in units of ``n_ubatch x width x 4``
+    bytes (fitted to the real server: ``perf/llama_memory.py``)."""
 
-    ffn_live_tensors: float = 3.0
-    hidden_live_tensors: float = 6.0
-    base_bytes: int = 0
+    attention_hidden: float = 6.0
+    """hidden-size tensors alive next to the f32 KQ matrix (no flash attention)"""
+    ffn_width: float = 3.0
+    """FFN-width tensors alive in the feed-forward block (gate, up, their product)"""
+    ffn_hidden: float = 4.0
+    """hidden-size tensors alive in the feed-forward block (residual, norm, output)"""
+    no_flash_hidden: float = 1.0
+    """one more hidden-size tensor alive through the layer without flash attention (the
+    attention output made contiguous)"""
+    output_hidden: float = 2.0
+    """hidden-size tensors alive next to the logits"""
+    inputs_hidden: float = 1.0
+    """graph inputs alive throughout: the batch's input embeddings"""
 
 
 DEFAULT_PARAMS = ComputeParams()
+#: Architectures whose layers keep one more hidden-size tensor alive without flash attention
+#: (measured: Gemma 3's post-attention norm, gpt-oss's attention sinks).
+NO_FLASH_EXTRA_HIDDEN = {"gemma3": 1.0, "gpt-oss": 1.0}
 
 
 def _pad(n: int, multiple: int = 256) -> int:
     return -(-n // multiple) * multiple
 
 
-def attention_peak(
-    model: ModelSpec, n_kv: int, n_ubatch: int, flash_attn: bool, n_seq: int = 1
-) -> int:
-    """Bytes alive at the attention step of one layer."""
-    heads = model.heads
-    mask = _pad(n_kv) * _pad(n_ubatch, 64) * (F16 if flash_attn else F32)
-    if flash_attn:
-        value_dim = model.mla.v_head_dim if model.mla else model.head_dim
-        return mask + n_ubatch * heads * value_dim * F32 * 2
-    return mask + n_kv * n_ubatch * heads * F32
+def mask_bytes(n_kv: int, n_ubatch: int, flash_attn: bool) -> int:
+    """The KQ mask, a graph input alive for the whole graph (f16 with flash attention)."""
+    return _pad(n_kv) * _pad(n_ubatch, 64) * (F16 if flash_attn else F32)
 
 
-def ffn_peak(model: ModelSpec, n_ubatch: int, params: ComputeParams = DEFAULT_PARAMS) -> int:
-    """Bytes alive in the widest feed-forward block."""
+def _unit(n_ubatch: int, width: int) -> int:
+    return n_ubatch * width * F32
+
+
+def ffn_width(model: ModelSpec) -> int:
+    """The widest feed-forward activation per token (k experts' worth for MoE)."""
     widths = [model.ffn or 0]
     if model.moe:
         widths.append(model.moe.expert_ffn * model.moe.active)
         if model.moe.shared_ffn:
             widths.append(model.moe.shared_ffn * model.moe.shared_experts)
-    return int(n_ubatch * max(widths) * F32 * params.ffn_live_tensors)
-
-
-def hidden_state(model: ModelSpec, n_ubatch: int, params: ComputeParams = DEFAULT_PARAMS) -> int:
-    """Residual stream and norms that stay alive across a layer."""
-    return int(n_ubatch * model.hidden * F32 * params.hidden_live_tensors)
-
-
-def logits(model: ModelSpec, n_ubatch: int) -> int:
-    return n_ubatch * model.vocab * F32
+    return max(widths)
 
 
 def compute_buffer(
@@ -82,16 +84,29 @@ def compute_buffer(
     has_output: bool,
     has_layers: bool = True,
     offloaded_weight_copy: int = 0,
+    n_kv_swa: int | None = None,
     params: ComputeParams = DEFAULT_PARAMS,
 ) -> int:
-    """Compute buffer of one device: the largest of its peaks, plus the resident state."""
-    peaks = [0]
+    """Compute buffer of one device: graph inputs plus the largest of its peaks.
+
+    ``n_kv`` is the cells of one KV stream (per ``-np`` slot unless the cache is unified);
+    ``n_kv_swa`` those of the sliding-window cache, which has a mask of its own."""
+    hidden = _unit(n_ubatch, model.hidden)
+    extra = 0.0 if flash_attn else NO_FLASH_EXTRA_HIDDEN.get(model.arch, 0.0)
+    peaks = [0.0]
     if has_layers:
-        peaks.append(attention_peak(model, n_kv, n_ubatch, flash_attn))
-        peaks.append(ffn_peak(model, n_ubatch, params) + offloaded_weight_copy)
+        if not flash_attn:
+            kq = _pad(n_kv) * n_ubatch * model.heads * F32
+            peaks.append(kq + (params.attention_hidden + extra) * hidden)
+        ffn_hidden = params.ffn_hidden + extra + (0.0 if flash_attn else params.no_flash_hidden)
+        ffn = params.ffn_width * _unit(n_ubatch, ffn_width(model)) + ffn_hidden * hidden
+        peaks.append(int(ffn + offloaded_weight_copy))
     if has_output:
-        peaks.append(logits(model, n_ubatch))
-    return max(peaks) + hidden_state(model, n_ubatch, params) + params.base_bytes
+        peaks.append(_unit(n_ubatch, model.vocab) + int(params.output_hidden * hidden))
+    inputs = mask_bytes(n_kv, n_ubatch, flash_attn) + params.inputs_hidden * hidden
+    if n_kv_swa is not None:
+        inputs += mask_bytes(n_kv_swa, n_ubatch, flash_attn)
+    return int(inputs + max(peaks))
 
 
 def host_compute_buffer(model: ModelSpec, n_ubatch: int) -> int:

@@ -3,10 +3,12 @@
 llama.cpp (source: ``src/llama-kv-cache.cpp``, ``src/llama-kv-cache-iswa.cpp``,
 ``src/llama-memory-recurrent.cpp``; validated against the real server in tests):
 
-- ``-c`` is the total number of cells, shared by the ``-np`` slots, padded to 256;
+- ``-c`` is padded to 256 and, unless the cache is unified (``--kv-unified``), split into one
+  stream per ``-np`` slot of ``pad(n_ctx / n_seq, 256)`` cells each (``llama_context``);
 - each layer with attention stores K and V per cell: ``n_kv_heads x head_dim`` elements each,
   in the ``-ctk`` / ``-ctv`` types (quantized types pack 32 elements in 34 or 18 bytes);
-- sliding-window layers only keep ``min(n_ctx, window x n_seq + n_ubatch)`` cells, padded;
+- sliding-window layers only keep ``pad(min(cells, window x (n_seq if unified else 1) +
+  n_ubatch), 256)`` cells per stream (``llama_kv_cache_iswa``);
 - MLA (DeepSeek) keeps one compressed latent of ``kv_lora_rank + rope`` per layer, no V;
 - linear-attention layers keep a fixed recurrent state per sequence, in f32.
 """
@@ -63,14 +65,13 @@ def llama_kv(
     type_v: str = "f16",
     n_ubatch: int = 512,
     swa_full: bool = False,
+    unified: bool = False,
 ) -> KvSize:
     """KV cache + recurrent state llama.cpp allocates for ``-c n_ctx -np n_seq``."""
-    cells = _pad(n_ctx)
-    swa_cells = (
-        min(cells, _pad(model.sliding_window.window * n_seq + n_ubatch))
-        if model.sliding_window and not swa_full
-        else cells
-    )
+    per_stream, streams = stream_cells(n_ctx, n_seq, unified)
+    window_cells = swa_cells(model, per_stream, n_seq, n_ubatch, unified)
+    swa_size = per_stream if window_cells is None or swa_full else window_cells
+    cells = per_stream
     swa_layers = _swa_layer_ids(model)
     kv = 0
     kv_layers = 0
@@ -78,13 +79,33 @@ def llama_kv(
         if model.mla is None and not has_kv(model, layer):
             continue
         kv_layers += 1
-        n = swa_cells if layer in swa_layers else cells
+        n = swa_size if layer in swa_layers else cells
         if model.mla is not None:
             kv += n * _row_bytes(type_k, model.mla.kv_lora_rank + model.mla.qk_rope_head_dim)
-        else:
-            width = model.kv_heads * model.head_dim
-            kv += n * (_row_bytes(type_k, width) + _row_bytes(type_v, width))
-    return KvSize(kv_bytes=kv, recurrent_bytes=recurrent_state(model, n_seq), kv_layers=kv_layers)
+            continue
+        width = model.kv_heads * model.head_dim
+        kv += n * (_row_bytes(type_k, width) + _row_bytes(type_v, width))
+    return KvSize(
+        kv_bytes=kv * streams, recurrent_bytes=recurrent_state(model, n_seq), kv_layers=kv_layers
+    )
+
+
+def swa_cells(
+    model: ModelSpec, per_stream: int, n_seq: int, n_ubatch: int, unified: bool = False
+) -> int | None:
+    """Cells per stream of the sliding-window cache, or None without sliding-window layers."""
+    swa = model.sliding_window
+    if swa is None or swa.swa_layers == 0:
+        return None
+    return _pad(min(per_stream, swa.window * (n_seq if unified else 1) + n_ubatch))
+
+
+def stream_cells(n_ctx: int, n_seq: int, unified: bool = False) -> tuple[int, int]:
+    """(cells per KV stream, number of streams) for ``-c n_ctx -np n_seq``."""
+    total = _pad(n_ctx)
+    if unified or n_seq <= 1:
+        return total, 1
+    return _pad(total // n_seq), n_seq
 
 
 def recurrent_state(model: ModelSpec, n_seq: int) -> int:

@@ -16,7 +16,7 @@ from itertools import accumulate
 
 from moefleet.catalog.model import ModelSpec
 from moefleet.plan.compute_buffer import compute_buffer, host_compute_buffer
-from moefleet.plan.kv import llama_kv
+from moefleet.plan.kv import llama_kv, stream_cells, swa_cells
 from moefleet.plan.tensors import has_kv
 from moefleet.plan.weights import ModelWeights
 
@@ -140,7 +140,8 @@ def llama_memory(
         output_bytes += embeddings
     parts.setdefault(output_device, [0, 0, 0])[0] += output_bytes
 
-    n_kv = -(-settings.n_ctx // 256) * 256
+    n_kv, _ = stream_cells(settings.n_ctx, settings.n_seq)
+    n_kv_swa = swa_cells(model, n_kv, settings.n_seq, settings.n_ubatch)
     gpus = sorted(d for d in parts if d != CPU)
     result: dict[int, DeviceMemory] = {}
     for device, (weight_bytes, kv_bytes, n_layers) in parts.items():
@@ -153,6 +154,7 @@ def llama_memory(
             has_output=output_device == device,
             has_layers=n_layers > 0,
             offloaded_weight_copy=biggest_cpu_layer if gpus and device == gpus[0] else 0,
+            n_kv_swa=n_kv_swa,
         )
         if not is_gpu and gpus:
             compute = host_compute_buffer(model, settings.n_ubatch) if not n_layers else compute

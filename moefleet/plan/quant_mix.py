@@ -256,7 +256,13 @@ def assign_types(
     counters = _Counters(sum(_category(t.name) == "attn_v" for t in tensors))
     types = []
     for tensor in tensors:
-        if len(tensor.shape) < 2 or "ffn_gate_inp" in tensor.name or "ssm_conv1d" in tensor.name:
+        name = tensor.name
+        if (
+            len(tensor.shape) < 2
+            or name.endswith(".bias")
+            or "ffn_gate_inp" in name
+            or "ssm_conv1d" in name
+        ):
             types.append("F32")
         elif mix in _UNQUANTIZED:
             types.append(mix if mix != "F32" else "F32")

@@ -65,6 +65,9 @@ def _gqa_attention(spec: ModelSpec, i: int) -> Iterator[Tensor]:
         yield _block(i, "attn_k_norm.weight", (spec.head_dim,), "norm")
     if spec.arch == "gpt-oss":
         yield _block(i, "attn_sinks.weight", (spec.heads,), "norm")
+        for name, width in (("q", q_width), ("k", kv_width), ("v", kv_width)):
+            yield _block(i, f"attn_{name}.bias", (width,), "norm")
+        yield _block(i, "attn_output.bias", (spec.hidden,), "norm")
 
 
 def _mla_attention(spec: ModelSpec, i: int) -> Iterator[Tensor]:
@@ -119,6 +122,11 @@ def _moe_ffn(spec: ModelSpec, i: int) -> Iterator[Tensor]:
     for name in ("ffn_gate_exps.weight", "ffn_up_exps.weight"):
         yield _block(i, name, (spec.hidden, moe.expert_ffn, moe.experts), "experts")
     yield _block(i, "ffn_down_exps.weight", (moe.expert_ffn, spec.hidden, moe.experts), "experts")
+    if spec.arch == "gpt-oss":  # biases on the router and every expert (openai-moe.cpp)
+        yield _block(i, "ffn_gate_inp.bias", (moe.experts,), "norm")
+        for name in ("ffn_gate_exps.bias", "ffn_up_exps.bias"):
+            yield _block(i, name, (moe.expert_ffn, moe.experts), "experts")
+        yield _block(i, "ffn_down_exps.bias", (spec.hidden, moe.experts), "experts")
     if moe.shared_experts and moe.shared_ffn:
         width = moe.shared_ffn * moe.shared_experts
         yield _block(i, "ffn_gate_shexp.weight", (spec.hidden, width), "shared_experts")
@@ -144,9 +152,15 @@ def _layer(spec: ModelSpec, i: int) -> Iterator[Tensor]:
         yield from _gqa_attention(spec, i)
     else:
         yield from _linear_attention(spec, i)
-    yield _block(i, "ffn_norm.weight", (spec.hidden,), "norm")
+    if spec.arch == "gemma3":  # gemma3.cpp: norms after attention and after the FFN too
+        yield _block(i, "post_attention_norm.weight", (spec.hidden,), "norm")
+    # gpt-oss names its pre-FFN norm post_attention_norm (openai-moe.cpp)
+    norm = "post_attention_norm.weight" if spec.arch == "gpt-oss" else "ffn_norm.weight"
+    yield _block(i, norm, (spec.hidden,), "norm")
     dense = spec.moe is None or i < spec.moe.first_dense_layers
     yield from _dense_ffn(spec, i) if dense else _moe_ffn(spec, i)
+    if spec.arch == "gemma3":
+        yield _block(i, "post_ffw_norm.weight", (spec.hidden,), "norm")
 
 
 @cache
