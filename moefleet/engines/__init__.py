@@ -1,0 +1,1 @@
+"""What moefleet knows about inference engines' own output (llama.cpp logs...)."""
