@@ -23,6 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from moefleet.catalog.load import load_catalog  # noqa: E402
+from moefleet.plan.demand import Demand  # noqa: E402
+from moefleet.plan.fleet import plan_fleet  # noqa: E402
+from moefleet.plan.whatif import parse_what_if  # noqa: E402
+
 CONFIGS = [
     "RTX 4090, 64GB", "RTX 4090, 128GB", "2x RTX 3090, 64GB", "2x RTX 3090, 128GB",
     "RTX 4080 SUPER, 32GB", "RTX 3060, 32GB", "2x RTX A6000, 256GB", "4x RTX A6000, 512GB",
@@ -32,9 +37,6 @@ CONFIGS = [
 
 
 def build(n_hosts: int, n_models: int, seed: int = 7):
-    from moefleet.catalog.load import load_catalog
-    from moefleet.plan.whatif import parse_what_if
-
     catalog = load_catalog(user=False)
     base = list(catalog.models.values())
     models = list(base)
@@ -43,7 +45,11 @@ def build(n_hosts: int, n_models: int, seed: int = 7):
         spec = rng.choice(base)
         variant = len(models)
         layers = max(2, spec.layers + rng.choice((-4, -2, 2, 4)))
-        update = {"id": f"{spec.id}-v{variant}", "name": f"{spec.name} v{variant}", "layers": layers}
+        update = {
+            "id": f"{spec.id}-v{variant}",
+            "name": f"{spec.name} v{variant}",
+            "layers": layers,
+        }
         if spec.linear_attention is not None:
             update["layers"] = spec.layers  # keep the hybrid layer pattern valid
             update["max_context"] = spec.max_context * 2
@@ -60,9 +66,6 @@ def build(n_hosts: int, n_models: int, seed: int = 7):
 
 def run_once(n_hosts: int, n_models: int) -> tuple[float, float, int, int]:
     """Cold and warm plan times in a fresh interpreter state (caches cleared)."""
-    from moefleet.plan.demand import Demand
-    from moefleet.plan.fleet import plan_fleet
-
     catalog, models, nodes = build(n_hosts, n_models)
     started = time.perf_counter()
     plan = plan_fleet(nodes, models, catalog.vllm_formats, Demand())
@@ -95,10 +98,15 @@ def main() -> None:
         colds.append(float(out[0]))
         warms.append(float(out[1]))
         signatures, deployments = int(out[2]), int(out[3])
-    print(f"{args.hosts} hosts ({signatures} distinct configurations) x {args.models} models "
-          f"-> {deployments} deployments")
-    print(f"plan_fleet cold: median {statistics.median(colds):.3f} s  (runs: "
-          + ", ".join(f"{c:.3f}" for c in colds) + ")")
+    print(
+        f"{args.hosts} hosts ({signatures} distinct configurations) x {args.models} models "
+        f"-> {deployments} deployments"
+    )
+    print(
+        f"plan_fleet cold: median {statistics.median(colds):.3f} s  (runs: "
+        + ", ".join(f"{c:.3f}" for c in colds)
+        + ")"
+    )
     print(f"plan_fleet warm: median {statistics.median(warms):.3f} s")
 
 

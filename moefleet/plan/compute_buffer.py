@@ -1,15 +1,18 @@
 """llama.cpp compute buffers: the scratch memory of the worst-case graph, per device.
 
-llama.cpp reserves its compute graph for a full micro-batch (``n_ubatch`` tokens, one output
-per token) against a full KV cache, and ggml-alloc reuses memory between ops, so a device's
-buffer is set by the largest set of tensors alive at one time, not by their sum. The model
-below keeps the three peaks that dominate in practice (source: ``llama_context`` reserve in
-``src/llama-context.cpp``; buffer sizes measured on the real server, see ``perf/``):
+llama.cpp reserves its compute graph for a full micro-batch (``n_ubatch`` tokens) against a
+full KV stream, and ggml-alloc reuses memory between ops, so a device's buffer is the graph
+inputs (alive throughout: the KQ masks, the batch's embeddings) plus the largest set of
+tensors alive at one time, not the sum of all. Source: ``llama_context`` reserve in
+``src/llama-context.cpp``; the constants were fitted to the real llama-server's buffers
+(``perf/llama_memory.py`` prints the comparison, ``tests/llama`` checks it):
 
-- attention: without flash attention the f32 ``KQ`` matrix (``n_head x n_kv x n_ubatch``) and
-  its mask; with flash attention only the f16 mask and the output;
-- feed-forward: the f32 activations of the widest FFN (``k`` experts' worth for MoE);
-- logits: ``n_vocab x n_ubatch`` f32 on the device holding the output layer.
+- attention without flash attention: the f32 ``KQ`` matrix (``n_head x n_kv x n_ubatch``)
+  next to a few hidden-size tensors; with flash attention it never dominates;
+- feed-forward: three FFN-width f32 activations (``k`` experts' worth for MoE) and four
+  hidden-size ones;
+- logits do not count: llama-server reserves one output per sequence, and the measured buffers
+  do not change with the vocabulary size.
 
 At partial offload the device that runs the big matrix products also needs room to copy in
 the weights of one CPU-resident layer (llama.cpp offloads large-batch ops to the GPU).
@@ -102,7 +105,7 @@ def compute_buffer(
         ffn = params.ffn_width * _unit(n_ubatch, ffn_width(model)) + ffn_hidden * hidden
         peaks.append(int(ffn + offloaded_weight_copy))
     if has_output:
-        peaks.append(_unit(n_ubatch, model.vocab) + int(params.output_hidden * hidden))
+        peaks.append(params.output_hidden * hidden)
     inputs = mask_bytes(n_kv, n_ubatch, flash_attn) + params.inputs_hidden * hidden
     if n_kv_swa is not None:
         inputs += mask_bytes(n_kv_swa, n_ubatch, flash_attn)

@@ -1,0 +1,24 @@
+"""The planner's memory model against the real llama-server: model, KV and compute buffers
+for dense, MoE, sliding-window and held-out shapes, flash attention on and off."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.llama.memory_check import MIB, SPECS, TEST_CASES, Case, compare
+
+
+@pytest.mark.parametrize(
+    "case",
+    TEST_CASES,
+    ids=lambda c: (
+        f"{c.spec}-{c.mix}-c{c.n_ctx}x{c.n_seq}-fa{int(c.flash_attn)}-{c.kv_type}-ub{c.n_ubatch}"
+    ),
+)
+def test_memory_prediction_matches_llama_server(case: Case, llama_bins, tiny_model) -> None:
+    result = compare(case, llama_bins.server, tiny_model(SPECS[case.spec], case.mix))
+    # Weights and KV are exact (the log rounds each buffer to 0.01 MiB).
+    assert abs(result.predicted["model"] - result.measured["model"]) <= 0.02 * MIB
+    assert abs(result.predicted["kv"] - result.measured["kv"]) <= 0.02 * MIB
+    assert abs(result.error("compute")) <= 0.10, result
+    assert abs(result.error("total")) <= 0.03, result
