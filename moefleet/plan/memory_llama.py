@@ -113,6 +113,21 @@ def llama_memory(
     n_cpu_moe: int = 0,
 ) -> dict[int, DeviceMemory]:
     """Memory per device (GPU indexes into ``splits``, and CPU) for one placement."""
+    key = ("llama_memory", settings, gpu_layers, splits, n_cpu_moe)
+    cached = weights.memo.get(key)
+    if not isinstance(cached, dict):
+        cached = _llama_memory(weights, settings, gpu_layers, splits, n_cpu_moe)
+        weights.memo[key] = cached
+    return dict(cached)
+
+
+def _llama_memory(
+    weights: ModelWeights,
+    settings: LlamaSettings,
+    gpu_layers: int,
+    splits: tuple[float, ...],
+    n_cpu_moe: int,
+) -> dict[int, DeviceMemory]:
     model = weights.model
     n_layer = model.layers
     layers, experts = weights.layer_prefix, weights.expert_prefix

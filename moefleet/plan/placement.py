@@ -76,7 +76,8 @@ def _balanced_splits(
     evaluate: Callable[[tuple[float, ...]], dict[int, DeviceMemory]], gpus: tuple[Gpu, ...]
 ) -> tuple[tuple[float, ...], dict[int, DeviceMemory]]:
     """Splits proportional to capacity, then nudged away from GPUs that overflow."""
-    splits = tuple(float(_capacity(g)) / GIB for g in gpus)
+    largest = max((_capacity(g) for g in gpus), default=1)
+    splits = tuple(round(_capacity(g) / largest, 3) for g in gpus)  # equal GPUs: all 1.0
     memory = evaluate(splits)
     need = sum(m.total for i, m in memory.items() if 0 <= i < len(gpus))
     if need > sum(_capacity(g) for g in gpus):

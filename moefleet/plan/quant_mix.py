@@ -254,6 +254,12 @@ def assign_types(
     if mix not in DEFAULT_TYPE:
         raise ValueError(f"unknown llama-quantize mix {mix!r}")
     counters = _Counters(sum(_category(t.name) == "attn_v" for t in tensors))
+    # Only attn_v, ffn_down (and ffn_gate/up under IQ3_XS) depend on the layer; every other
+    # tensor's type is a function of its name within the block and its row length.
+    layer_dependent = {"attn_v", "ffn_down"} | (
+        {"ffn_gate", "ffn_up"} if mix == "IQ3_XS" else set()
+    )
+    known: dict[tuple[str, int], str] = {}
     types = []
     for tensor in tensors:
         name = tensor.name
@@ -268,6 +274,11 @@ def assign_types(
             types.append(mix if mix != "F32" else "F32")
         elif not quantizable(tensor):
             types.append(source_type)
-        else:
+        elif _category(name) in layer_dependent:
             types.append(fits_rows(_select(mix, tensor, ctx, counters), tensor.shape[0]))
+        else:
+            key = (name.split(".", 2)[-1] if tensor.layer is not None else name, tensor.shape[0])
+            if key not in known:
+                known[key] = fits_rows(_select(mix, tensor, ctx, counters), tensor.shape[0])
+            types.append(known[key])
     return types

@@ -52,6 +52,12 @@ class ModelWeights:
         return sum(self.by_class.values())
 
     @cached_property
+    def memo(self) -> dict[object, object]:
+        """Per-instance memo for evaluations of these weights (placements are tried many
+        times while planning a fleet)."""
+        return {}
+
+    @cached_property
     def layer_prefix(self) -> tuple[int, ...]:
         """Running sums of ``layer_bytes`` (index i: bytes of layers before i)."""
         return (0, *accumulate(self.layer_bytes))
