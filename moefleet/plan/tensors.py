@@ -123,7 +123,7 @@ def _moe_ffn(spec: ModelSpec, i: int) -> Iterator[Tensor]:
         yield _block(i, name, (spec.hidden, moe.expert_ffn, moe.experts), "experts")
     yield _block(i, "ffn_down_exps.weight", (moe.expert_ffn, spec.hidden, moe.experts), "experts")
     if spec.arch == "gpt-oss":  # biases on the router and every expert (openai-moe.cpp)
-        yield _block(i, "ffn_gate_inp.bias", (moe.experts,), "norm")
+        yield _block(i, "ffn_gate_inp.bias", (moe.experts,), "router")
         for name in ("ffn_gate_exps.bias", "ffn_up_exps.bias"):
             yield _block(i, name, (moe.expert_ffn, moe.experts), "experts")
         yield _block(i, "ffn_down_exps.bias", (spec.hidden, moe.experts), "experts")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from moefleet.plan.gguf_weights import weights_of_gguf
+from moefleet.plan.weights import model_weights
 from tests.llama.memory_check import MIB, SPECS, TEST_CASES, Case, compare
 
 
@@ -22,3 +24,19 @@ def test_memory_prediction_matches_llama_server(case: Case, llama_bins, tiny_mod
     assert abs(result.predicted["kv"] - result.measured["kv"]) <= 0.02 * MIB
     assert abs(result.error("compute")) <= 0.10, result
     assert abs(result.error("total")) <= 0.03, result
+
+
+@pytest.mark.parametrize("mix", ["Q4_K_M", "Q3_K_M", "Q8_0"])
+@pytest.mark.parametrize("spec_key", ["qwen3moe", "gpt-oss", "gemma3"])
+def test_weights_from_a_gguf_header_equal_the_predicted_mix(
+    spec_key: str, mix: str, tiny_model
+) -> None:
+    """The bytes read from a real quantized file equal what the mix rules predict, per class
+    and per layer (so placement is exact whether or not the file is at hand)."""
+    path = tiny_model(SPECS[spec_key], mix)
+    _, exact = weights_of_gguf(path)
+    predicted = model_weights(SPECS[spec_key], mix)
+    assert exact.total == predicted.total
+    assert exact.by_class == predicted.by_class
+    assert exact.layer_expert_bytes == predicted.layer_expert_bytes
+    assert exact.layer_bytes == predicted.layer_bytes
