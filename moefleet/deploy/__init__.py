@@ -1,0 +1,1 @@
+"""Turning a plan into running inference servers: service specs, rendering, playbooks."""
