@@ -1,0 +1,213 @@
+"""From a plan to what each host must run: service specs, model and runtime sources.
+
+Host variables (inventory ``vars``, any level) that steer it, with their defaults:
+
+- ``moefleet_dir`` (``/var/lib/moefleet``): env files, launchers, pidfiles, logs, runtimes;
+- ``models_dir`` (``/var/lib/moefleet/models``): where model files are fetched to;
+- ``service_backend`` (from facts: ``systemd`` when PID 1 is systemd and the login is root,
+  ``systemd-user`` when it is systemd and not root, else ``process``);
+- ``serve_bind`` (``127.0.0.1``) and ``serve_port`` (``8080``, +1 per replica on the host);
+- ``model_sources``: ``{"MODEL:FORMAT" | "MODEL" = {url = "...", sha256 = "...", size = N}}``
+  or ``{path = "/on/the/controller.gguf"}`` to push the file over SFTP;
+- ``llama_runtime``: ``{src = "/controller/dir/with/llama-server"}`` to upload a prebuilt
+  llama.cpp, or ``{path = "/usr/local/bin/llama-server"}`` to use one already installed.
+
+An API key is mandatory when ``serve_bind`` is not loopback; the key itself lives only in
+a 0600 file on the controller (``api_key_file``) and on the host.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+from moefleet.deploy.planfile import PlannedDeployment
+from moefleet.deploy.service import Backend, ServiceSpec
+from moefleet.errors import MoefleetError
+from moefleet.facts.model import HostFacts
+from moefleet.inventory import Host
+
+DEFAULT_DIR = "/var/lib/moefleet"
+DEFAULT_PORT = 8080
+
+
+class DeployError(MoefleetError):
+    """A plan that cannot be turned into services on a host (missing source, bad var...)."""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model file comes from and how to verify it."""
+
+    url: str | None = None
+    path: str | None = None
+    sha256: str | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class RuntimeSource:
+    """A llama.cpp to upload (``src`` on the controller) or one already on the host."""
+
+    binary: str
+    src: str | None = None
+    dest: str | None = None
+
+
+@dataclass(frozen=True)
+class DeployTarget:
+    """One service on one host with everything needed to bring it up."""
+
+    host: str
+    service: ServiceSpec
+    model: ModelSource
+    model_dest: str
+    runtime: RuntimeSource
+    deployment: PlannedDeployment
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-").lower()
+
+
+def _backend(host: Host, facts: HostFacts | None) -> Backend:
+    chosen = host.vars.get("service_backend")
+    if chosen is not None:
+        if chosen not in ("systemd", "systemd-user", "process"):
+            raise DeployError(
+                f"{host.name}: service_backend = {chosen!r}",
+                "expected one of systemd, systemd-user, process",
+            )
+        return chosen  # type: ignore[no-any-return]
+    if facts is not None and facts.runtimes.systemd_is_init:
+        return "systemd" if host.user in (None, "root") else "systemd-user"
+    return "process"
+
+
+def _model_source(host: Host, deployment: PlannedDeployment) -> ModelSource:
+    sources: Mapping[str, Any] = host.vars.get("model_sources", {})
+    entry = sources.get(f"{deployment.model}:{deployment.format}") or sources.get(deployment.model)
+    if not isinstance(entry, Mapping) or not (entry.get("url") or entry.get("path")):
+        raise DeployError(
+            f"{host.name}: no source for {deployment.model} {deployment.format}",
+            f'set vars.model_sources."{deployment.model}:{deployment.format}" = '
+            '{ url = "https://...", sha256 = "..." } (or path = a file on the controller)',
+        )
+    size = entry.get("size")
+    return ModelSource(
+        url=entry.get("url"),
+        path=entry.get("path"),
+        sha256=entry.get("sha256"),
+        size=int(size) if size is not None else None,
+    )
+
+
+def _runtime(host: Host, facts: HostFacts | None, root: str) -> RuntimeSource:
+    runtime: Mapping[str, Any] = host.vars.get("llama_runtime", {})
+    if runtime.get("path"):
+        return RuntimeSource(binary=str(runtime["path"]))
+    if runtime.get("src"):
+        dest = f"{root}/runtime/llama.cpp"
+        return RuntimeSource(binary=f"{dest}/llama-server", src=str(runtime["src"]), dest=dest)
+    found = facts.runtimes.llama_server if facts is not None else None
+    if found is not None and found.path:
+        return RuntimeSource(binary=found.path)
+    raise DeployError(
+        f"{host.name}: no llama-server on the host and no runtime to install",
+        'set vars.llama_runtime = { src = "/dir/with/llama-server" } or { path = "..." }',
+    )
+
+
+def _model_file(models_dir: str, deployment: PlannedDeployment, source: ModelSource) -> str:
+    origin = source.url or source.path or ""
+    name = PurePosixPath(origin.split("?", 1)[0]).name or f"{deployment.format}.gguf"
+    return f"{models_dir}/{_slug(deployment.model)}/{name}"
+
+
+def service_name(deployment: PlannedDeployment, replica: int) -> str:
+    return f"moefleet-{_slug(deployment.model)}-{replica}"
+
+
+def llama_args(
+    deployment: PlannedDeployment, model_path: str, bind: str, port: int, key_file: str | None
+) -> tuple[str, ...]:
+    """llama-server's command line: the planner's flags plus model, address and metrics."""
+    args = ["-m", model_path, "--alias", deployment.model, *deployment.flags]
+    args += ["--host", bind, "--port", str(port), "--metrics"]
+    if key_file:
+        args += ["--api-key-file", key_file]
+    return tuple(args)
+
+
+def deploy_targets(
+    deployments: list[PlannedDeployment],
+    hosts: Mapping[str, Host],
+    facts: Mapping[str, HostFacts | None],
+    api_key: str | None,
+) -> tuple[list[DeployTarget], dict[str, str]]:
+    """Targets for every llama.cpp deployment on a known host, and per-host problems."""
+    targets: list[DeployTarget] = []
+    problems: dict[str, str] = {}
+    replicas: dict[str, int] = {}
+    for deployment in deployments:
+        host = hosts.get(deployment.host)
+        if host is None:
+            problems[deployment.host] = "in the plan but not in the inventory"
+            continue
+        if deployment.engine != "llama.cpp" or len(deployment.hosts) > 1:
+            problems[host.name] = f"{deployment.engine} deployments are rendered but not run yet"
+            continue
+        try:
+            index = replicas.get(host.name, 0)
+            targets.append(_target(deployment, host, facts.get(host.name), api_key, index))
+            replicas[host.name] = index + 1
+        except (DeployError, ValueError) as exc:
+            problems[host.name] = str(exc)
+    return targets, problems
+
+
+def _target(
+    deployment: PlannedDeployment,
+    host: Host,
+    facts: HostFacts | None,
+    api_key: str | None,
+    index: int,
+) -> DeployTarget:
+    root = str(host.vars.get("moefleet_dir", DEFAULT_DIR))
+    models_dir = str(host.vars.get("models_dir", f"{DEFAULT_DIR}/models"))
+    bind = str(host.vars.get("serve_bind", "127.0.0.1"))
+    port = int(host.vars.get("serve_port", DEFAULT_PORT)) + index
+    name = service_name(deployment, index)
+    key_file = f"{root}/secrets/{name}.key" if api_key else None
+    source = _model_source(host, deployment)
+    model_path = _model_file(models_dir, deployment, source)
+    runtime = _runtime(host, facts, root)
+    service = ServiceSpec(
+        name=name,
+        engine="llama.cpp",
+        backend=_backend(host, facts),
+        binary=runtime.binary,
+        model_path=model_path,
+        args=llama_args(deployment, model_path, bind, port, key_file),
+        env={"LD_LIBRARY_PATH": str(PurePosixPath(runtime.binary).parent)},
+        bind_host=bind,
+        port=port,
+        api_key_file=key_file,
+        workdir=f"{root}/run",
+        gpus=deployment.gpus,
+    )
+    if service.exposed and not key_file:
+        raise DeployError(
+            f"{host.name}: serve_bind = {bind} exposes the server without an API key",
+            "give an api_key_file (or bind to 127.0.0.1)",
+        )
+    return DeployTarget(host.name, service, source, model_path, runtime, deployment)
+
+
+def key_fingerprint(api_key: str) -> str:
+    """A short, non-reversible tag of the key for logs (never the key)."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:12]
