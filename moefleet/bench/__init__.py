@@ -1,0 +1,1 @@
+"""Post-deploy benchmarks: load generation, metrics, quality gate and weight audit."""
