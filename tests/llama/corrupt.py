@@ -45,3 +45,19 @@ def corrupt_expert(
         handle.seek(start)
         handle.write(damaged.astype(np.float16).tobytes())
     return dest
+
+
+def scale_tensor(source: Path, dest: Path, name: str, factor: float) -> Path:
+    """Copy ``source`` with F16 tensor ``name`` multiplied by ``factor`` (e.g. a sharper
+    output layer, so that a random-weight model has confident next-token choices)."""
+    shutil.copyfile(source, dest)
+    tensor = next(t for t in GGUFReader(dest).tensors if t.name == name)
+    if tensor.tensor_type != GGMLQuantizationType.F16:
+        raise ValueError(f"{name} is {tensor.tensor_type.name}: scale the F16 file")
+    size = int(tensor.n_elements) * 2
+    with dest.open("r+b") as handle:
+        handle.seek(tensor.data_offset)
+        values = np.frombuffer(handle.read(size), dtype=np.float16).astype(np.float32)
+        handle.seek(tensor.data_offset)
+        handle.write((values * factor).astype(np.float16).tobytes())
+    return dest
