@@ -352,6 +352,118 @@ def plan(
     sys.exit(EXIT_HOSTS_FAILED if unmet else EXIT_OK)
 
 
+def _int_list(text: str | None, option: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()] if text else []
+    except ValueError:
+        raise click.BadParameter(
+            f"expected numbers separated by commas, got {text!r}", param_hint=option
+        ) from None
+
+
+def _float_list(text: str | None, option: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",") if part.strip()] if text else []
+    except ValueError:
+        raise click.BadParameter(
+            f"expected numbers separated by commas, got {text!r}", param_hint=option
+        ) from None
+
+
+@cli.command()
+@click.option("--url", required=True, help="Base URL of an OpenAI-compatible server.")
+@click.option(
+    "--model", "model_name", default=None, help="Model name to send (default: the server's first)."
+)
+@click.option(
+    "--api-key-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="File holding the API key (the key is never printed).",
+)
+@click.option("--concurrency", default=None, help="Concurrent streams per level, e.g. 1,4,16.")
+@click.option("--rate", default=None, help="Poisson request rates per level (req/s), e.g. 2,8.")
+@click.option(
+    "--requests", type=click.IntRange(1), default=32, show_default=True, help="Requests per level."
+)
+@click.option(
+    "--warmup",
+    type=click.IntRange(0),
+    default=2,
+    show_default=True,
+    help="Warm-up requests per level.",
+)
+@click.option("--deadline", type=float, default=None, help="Seconds per level before stopping.")
+@click.option("--input-tokens", type=click.IntRange(1), default=128, show_default=True)
+@click.option("--output-tokens", type=click.IntRange(1), default=128, show_default=True)
+@click.option(
+    "--real-prompts",
+    is_flag=True,
+    help="Use the built-in real prompts (chat) instead of synthetic ones.",
+)
+@click.option("--slo", default=None, help="Goodput SLOs, e.g. ttft=500ms,tpot=50ms.")
+@click.option(
+    "--raw",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write every request's timestamps as JSONL.",
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write an HTML report with charts.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+def bench(
+    url: str,
+    model_name: str | None,
+    api_key_file: Path | None,
+    concurrency: str | None,
+    rate: str | None,
+    requests: int,
+    warmup: int,
+    deadline: float | None,
+    input_tokens: int,
+    output_tokens: int,
+    real_prompts: bool,
+    slo: str | None,
+    raw: Path | None,
+    html_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Load-test a server: concurrency levels and/or Poisson rates, standard latency metrics
+    (TTFT, TPOT, ITL, E2E), throughput and goodput, as a table, JSON, JSONL and HTML."""
+    from moefleet.bench import runner  # noqa: PLC0415 (keeps `moefleet probe` start-up lean)
+    from moefleet.bench.metrics import parse_slo  # noqa: PLC0415
+    from moefleet.views.bench import bench_view  # noqa: PLC0415
+
+    levels = runner.load_levels(
+        _int_list(concurrency, "--concurrency"),
+        _float_list(rate, "--rate"),
+        requests,
+        warmup,
+        deadline,
+    )
+    api_key = runner.read_api_key(api_key_file) if api_key_file else None
+    model = model_name or runner.first_model(url, api_key)
+    workload = runner.Workload(model=model, input_tokens=input_tokens, output_tokens=output_tokens,
+                               real=real_prompts)  # fmt: skip
+    run = runner.bench_url(url, workload, levels, api_key, parse_slo(slo) if slo else None,
+                           progress=None if as_json else stderr)  # fmt: skip
+    if raw is not None:
+        runner.write_jsonl(run, raw)
+    if html_path is not None:
+        runner.write_html(run, html_path)
+    if as_json:
+        click.echo(json.dumps(run.summary(), indent=2))
+    else:
+        stdout.print(bench_view(run))
+    failed = sum(level.metrics.failed for level in run.levels)
+    sys.exit(EXIT_HOSTS_FAILED if failed else EXIT_OK)
+
+
 def _register_subcommands() -> None:
     from moefleet.catalog.commands import models  # noqa: PLC0415
 
