@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from moefleet.catalog.model import ModelSpec, VllmFormat
+from moefleet.plan.calibration import Calibration
 from moefleet.plan.demand import Demand
 from moefleet.plan.efficiency import VLLM, Efficiency
 from moefleet.plan.hardware import Node
@@ -74,13 +75,10 @@ class _Planner:
         formats: Mapping[str, VllmFormat],
         demand: Demand,
         efficiency: Mapping[str, Efficiency] | None,
+        calibration: Calibration | None = None,
     ) -> None:
-        self.models, self.formats, self.demand, self.efficiency = (
-            models,
-            formats,
-            demand,
-            efficiency,
-        )
+        self.models, self.formats, self.demand = models, formats, demand
+        self.efficiency, self.calibration = efficiency, calibration
         self.memo: dict[tuple[object, ...], NodeResult] = {}
 
     def result(self, node: Node, only: tuple[str, ...] = ()) -> NodeResult:
@@ -88,7 +86,9 @@ class _Planner:
         cached = self.memo.get(key)
         if cached is None:
             demand = replace(self.demand, models=only) if only else self.demand
-            cached = plan_node(node, self.models, self.formats, demand, self.efficiency)
+            cached = plan_node(
+                node, self.models, self.formats, demand, self.efficiency, self.calibration
+            )
             self.memo[key] = cached
         return replace(cached, node=node) if cached.node is not node else cached
 
@@ -99,9 +99,10 @@ def plan_fleet(
     vllm_formats: Mapping[str, VllmFormat],
     demand: Demand,
     efficiency: Mapping[str, Efficiency] | None = None,
+    calibration: Calibration | None = None,
 ) -> FleetPlan:
     """The fleet's plan for ``demand`` (pure: no I/O, no clock)."""
-    planner = _Planner(models, vllm_formats, demand, efficiency)
+    planner = _Planner(models, vllm_formats, demand, efficiency, calibration)
     results = {node.name: planner.result(node) for node in nodes}
     if not demand.replicas:
         deployments = [

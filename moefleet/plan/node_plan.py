@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from moefleet.catalog.model import ModelSpec, VllmFormat
+from moefleet.plan.calibration import Calibration, key_for
 from moefleet.plan.demand import Demand, EngineName
 from moefleet.plan.efficiency import Efficiency, for_engine
 from moefleet.plan.hardware import GIB, Node
@@ -90,6 +91,7 @@ def _size(
     vllm_formats: Mapping[str, VllmFormat],
     demand: Demand,
     eff: Efficiency,
+    calibration: Calibration | None = None,
 ) -> Option | Rejection:
     if engine == "vllm":
         if fmt not in vllm_formats:
@@ -97,6 +99,9 @@ def _size(
         result = vllm_option(model, vllm_formats[fmt], node, demand, eff)
     else:
         result = llama_option(model, fmt, node, demand, eff)
+    if isinstance(result, Option) and calibration is not None:
+        device = node.gpus[result.gpus[0]].name if result.gpus else "cpu"
+        result = calibration.apply(result, key_for(result, device))
     if (
         isinstance(result, Option)
         and demand.min_decode_tps
@@ -119,6 +124,7 @@ def _best_format(
     vllm_formats: Mapping[str, VllmFormat],
     demand: Demand,
     eff: Efficiency,
+    calibration: Calibration | None = None,
 ) -> tuple[Option | None, list[Rejection]]:
     """The format to serve ``model`` with on ``engine`` (see ``format_order``)."""
     formats = model.gguf_formats if engine == "llama.cpp" else model.vllm_formats
@@ -133,7 +139,7 @@ def _best_format(
     preferred, fallback = format_order(model, allowed, demand)
     sized: list[Option] = []
     for fmt in preferred + fallback:
-        result = _size(model, fmt, engine, node, vllm_formats, demand, eff)
+        result = _size(model, fmt, engine, node, vllm_formats, demand, eff, calibration)
         if isinstance(result, Rejection):
             rejections.append(result)
             continue
@@ -179,8 +185,10 @@ def plan_node(
     vllm_formats: Mapping[str, VllmFormat],
     demand: Demand,
     efficiency: Mapping[str, Efficiency] | None = None,
+    calibration: Calibration | None = None,
 ) -> NodeResult:
-    """Every candidate for ``node`` sized, filtered and ranked by ``demand.objective``."""
+    """Every candidate for ``node`` sized, filtered and ranked by ``demand.objective``;
+    speeds corrected by ``calibration`` where the fleet's benchmarks measured the group."""
     rejections: list[Rejection] = []
     options: list[Option] = []
     for model in models:
@@ -188,7 +196,9 @@ def plan_node(
             continue
         for engine in demand.engines:
             eff = (efficiency or {}).get(engine) or for_engine(engine)
-            best, rejected = _best_format(model, engine, node, vllm_formats, demand, eff)
+            best, rejected = _best_format(
+                model, engine, node, vllm_formats, demand, eff, calibration
+            )
             rejections.extend(rejected)
             if best is not None:
                 options.append(best)
