@@ -52,8 +52,14 @@ class ConnectOptions:
 class Transport(Protocol):
     """An open connection to one host."""
 
-    def run(self, command: str, timeout: float) -> CommandResult:
-        """Run a shell command line; raise TransportError(kind='timeout') past ``timeout``."""
+    def run(self, command: str, timeout: float, stdin: bytes | None = None) -> CommandResult:
+        """Run a shell command line, feeding it ``stdin`` (then EOF) when given; raise
+        TransportError(kind='timeout') past ``timeout``."""
+        ...
+
+    def put(self, local: Path, remote: str, offset: int = 0, timeout: float = 3600.0) -> int:
+        """Copy ``local`` to ``remote`` from byte ``offset`` on, appending to what ``remote``
+        holds (resume); returns the bytes sent. TransportError on failure or past ``timeout``."""
         ...
 
     def close(self) -> None:

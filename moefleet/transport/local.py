@@ -6,20 +6,23 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 from moefleet.errors import TransportError
 from moefleet.transport.base import CommandResult
+
+_CHUNK = 1 << 20
 
 
 class LocalTransport:
     """Runs each command with /bin/sh in its own process group, killed whole on timeout."""
 
-    def run(self, command: str, timeout: float) -> CommandResult:
+    def run(self, command: str, timeout: float, stdin: bytes | None = None) -> CommandResult:
         started = time.monotonic()
         try:
             process = subprocess.Popen(
                 ["/bin/sh", "-c", command],
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
@@ -27,7 +30,7 @@ class LocalTransport:
         except OSError as exc:
             raise TransportError("error", f"cannot start /bin/sh: {exc}") from exc
         try:
-            stdout, stderr = process.communicate(timeout=timeout)
+            stdout, stderr = process.communicate(input=stdin, timeout=timeout)
         except subprocess.TimeoutExpired as exc:
             os.killpg(process.pid, signal.SIGKILL)
             process.communicate()
@@ -40,6 +43,22 @@ class LocalTransport:
             exit_code=process.returncode,
             seconds=time.monotonic() - started,
         )
+
+    def put(self, local: Path, remote: str, offset: int = 0, timeout: float = 3600.0) -> int:
+        """Append ``local`` from ``offset`` on to ``remote`` (a plain local copy)."""
+        deadline = time.monotonic() + timeout
+        sent = 0
+        try:
+            with local.open("rb") as source, open(remote, "ab") as target:
+                source.seek(offset)
+                while chunk := source.read(_CHUNK):
+                    if time.monotonic() > deadline:
+                        raise TransportError("timeout", f"copy to {remote} timed out")
+                    target.write(chunk)
+                    sent += len(chunk)
+        except OSError as exc:
+            raise TransportError("error", f"cannot copy {local} to {remote}: {exc}") from exc
+        return sent
 
     def close(self) -> None:
         """Nothing to release."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import paramiko
@@ -50,6 +52,21 @@ def _read_until(channel: paramiko.Channel, deadline: float) -> tuple[bytes, byte
             return bytes(stdout), bytes(stderr)
         if chunk:
             stdout += chunk
+
+
+def _feed(channel: paramiko.Channel, data: bytes, deadline: float) -> None:
+    """Send ``data`` to the command's stdin, then EOF (runs in its own thread while the
+    caller reads output, so a command that writes before it reads cannot deadlock)."""
+    position = 0
+    try:
+        while position < len(data) and time.monotonic() < deadline:
+            try:
+                position += channel.send(data[position : position + 32768])
+            except TimeoutError:
+                continue
+        channel.shutdown_write()
+    except SSH_FAILURES:  # the command exited early or the link died: the reader reports it
+        return
 
 
 def _fabric_config(options: ConnectOptions) -> Config:
@@ -117,7 +134,7 @@ class SshTransport:
         if self._keepalive and self._connection.transport is not None:
             self._connection.transport.set_keepalive(self._keepalive)
 
-    def run(self, command: str, timeout: float) -> CommandResult:
+    def run(self, command: str, timeout: float, stdin: bytes | None = None) -> CommandResult:
         """Run ``command`` on a new session channel of the open connection.
 
         The channel is read directly (Fabric's ``create_session``) rather than through
@@ -129,7 +146,15 @@ class SshTransport:
             channel = self._connection.create_session()
             try:
                 channel.exec_command(command)
+                feeder = None
+                if stdin is not None:
+                    feeder = threading.Thread(
+                        target=_feed, args=(channel, stdin, started + timeout), daemon=True
+                    )
+                    feeder.start()
                 stdout, stderr = _read_until(channel, started + timeout)
+                if feeder is not None:
+                    feeder.join(timeout=max(0.0, started + timeout - time.monotonic()))
                 exit_code = channel.recv_exit_status()
             finally:
                 channel.close()
@@ -147,6 +172,33 @@ class SshTransport:
             exit_code=exit_code,
             seconds=time.monotonic() - started,
         )
+
+    def put(self, local: Path, remote: str, offset: int = 0, timeout: float = 3600.0) -> int:
+        """Append ``local`` (from byte ``offset``) to ``remote`` over SFTP."""
+        deadline = time.monotonic() + timeout
+        sent = 0
+        try:
+            sftp = self._connection.sftp()
+            sftp.get_channel().settimeout(min(timeout, 60.0))
+            with local.open("rb") as source, sftp.open(remote, "ab") as target:
+                target.set_pipelined(True)
+                source.seek(offset)
+                while chunk := source.read(1 << 20):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError
+                    target.write(chunk)
+                    sent += len(chunk)
+        except TimeoutError as exc:
+            raise TransportError(
+                "timeout", f"{self._target}: copy to {remote} did not finish in {timeout:.0f} s"
+            ) from exc
+        except FileNotFoundError as exc:
+            raise TransportError(
+                "error", f"{self._target}: cannot copy to {remote}: {exc}"
+            ) from exc
+        except SSH_FAILURES as exc:
+            raise map_ssh_error(exc, self._target, self._known_hosts) from exc
+        return sent
 
     def close(self) -> None:
         self._connection.close()
