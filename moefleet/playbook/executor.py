@@ -105,11 +105,10 @@ class HostRun:
             return False
         failures_before = self.stats.failed
         failed_now = self.run_tasks(task.block or [], tags)
-        if failed_now and task.rescue:
+        if failed_now and task.rescue:  # as in Ansible: the block's failure counts as rescued
+            self.stats.rescued += 1
+            self.stats.failed = failures_before
             failed_now = self.run_tasks(task.rescue, tags)
-            if not failed_now:  # as in Ansible: a rescued failure counts as rescued, not failed
-                self.stats.rescued += 1
-                self.stats.failed = failures_before
         always_failed = self.run_tasks(task.always, tags)
         return failed_now or always_failed
 

@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from moefleet.playbook.errors import PlaybookError
 
-_SINGLE = re.compile(r"^\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}$", re.DOTALL)
+_SINGLE = re.compile(r"^\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}\Z", re.DOTALL)
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
 
 
@@ -45,7 +45,10 @@ def is_templated(value: Any) -> bool:
 def evaluate(expression: str, variables: Mapping[str, Any]) -> Any:
     """The value of one Jinja expression (``when``, ``loop``)."""
     try:
-        return _expression(expression.strip())(**variables)
+        value = _expression(expression.strip())(**variables)
+        if isinstance(value, Undefined):
+            str(value)  # StrictUndefined raises UndefinedError, naming what is missing
+        return value
     except TemplateError as exc:
         raise PlaybookError(f"cannot evaluate {expression!r}: {exc}") from exc
 
@@ -63,7 +66,7 @@ def render_value(value: Any, variables: Mapping[str, Any]) -> Any:
     if isinstance(value, str):
         if "{{" not in value and "{%" not in value:
             return value
-        single = _SINGLE.match(value.strip())
+        single = _SINGLE.match(value)
         if single:
             return evaluate(single.group("expr"), variables)
         return render_text(value, variables)

@@ -53,7 +53,7 @@ def recap_line(host: str, stats: HostStats, width: int) -> str:
 
 def recap_text(report: RunReport) -> str:
     """The PLAY RECAP block."""
-    width = max((len(h) for h in report.stats), default=0) + 1
+    width = max((len(h) for h in report.stats), default=0)
     lines = ["PLAY RECAP " + "*" * 60]
     lines += [recap_line(h, s, width) for h, s in report.stats.items()]
     for play, hosts in report.not_run.items():
