@@ -1,0 +1,1 @@
+"""``moefleet tui``: the fleet, the plan, rollouts and benchmarks, live (Textual)."""

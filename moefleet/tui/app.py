@@ -1,0 +1,45 @@
+"""The Textual application: screens, bindings, help. Read-only by default."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+
+from moefleet.tui.screens.fleet import FleetScreen
+from moefleet.tui.source import StateSource
+
+HELP = """\
+moefleet tui — keys
+  /        filter hosts            s / S   sort by the next column / reverse
+  g        group by inventory group r       refresh now
+  enter    open the host           escape  back / clear the filter
+  ctrl+p   command palette          ?       this help      q  quit
+"""
+
+
+class MoefleetApp(App[None]):
+    """Watch the fleet (more screens join as deploy and bench land)."""
+
+    TITLE = "moefleet"
+    CSS = """
+    .hidden { display: none; }
+    #fleet-summary { height: 1; padding: 0 1; }
+    DataTable { height: 1fr; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+    ]
+
+    def __init__(self, source: StateSource, interval: float = 2.0) -> None:
+        super().__init__()
+        self.source = source
+        self.interval = interval
+
+    def on_mount(self) -> None:
+        self.push_screen(FleetScreen(self.source, self.interval))
+
+    def action_help(self) -> None:
+        self.notify(HELP, title="Keys", timeout=8)

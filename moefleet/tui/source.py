@@ -1,0 +1,60 @@
+"""Where the TUI's data comes from: the state store (read-only) and the inventory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from moefleet.inventory import Inventory
+from moefleet.probe import HostProbe
+from moefleet.state import StateStore
+from moefleet.tui.data import FleetRow, fleet_rows
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float]) -> str:
+    """A one-line sparkline of ``values`` (oldest first)."""
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    return "".join(SPARK[int((v - low) / span * (len(SPARK) - 1))] for v in values)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One refresh: rows, the probes they came from and temperature history per host."""
+
+    rows: tuple[FleetRow, ...]
+    probes: dict[str, HostProbe]
+    history: dict[str, str]
+
+
+class StateSource:
+    """Reads the newest facts of the inventory's hosts (or of every host) from the state."""
+
+    def __init__(self, state_path: Path, inventory: Inventory | None = None) -> None:
+        self.state_path = state_path
+        self.inventory = inventory
+
+    def load(self) -> Snapshot:
+        hosts = list(self.inventory.hosts) if self.inventory else None
+        groups = (
+            {name: list(host.groups) for name, host in self.inventory.hosts.items()}
+            if self.inventory
+            else {}
+        )
+        with StateStore(self.state_path) as state:
+            probes = state.latest_probes(hosts)
+            history = {
+                host: sparkline(
+                    [
+                        max(g.temperature_c or 0.0 for g in p.facts.gpus)
+                        for p in reversed(state.probe_history(host, limit=20))
+                        if p.facts and p.facts.gpus
+                    ]
+                )
+                for host in probes
+            }
+        return Snapshot(tuple(fleet_rows(probes, groups)), probes, history)
