@@ -13,7 +13,7 @@ from moefleet.tui.source import StateSource
 HELP = """\
 moefleet tui — keys
   /        filter hosts            s / S   sort by the next column / reverse
-  g        group by inventory group r       refresh now
+  g        group by inventory group r       refresh now     p  the plan
   enter    open the host           escape  back / clear the filter
   ctrl+p   command palette          ?       this help      q  quit
 """
@@ -27,6 +27,8 @@ class MoefleetApp(App[None]):
     .hidden { display: none; }
     #fleet-summary { height: 1; padding: 0 1; }
     DataTable { height: 1fr; }
+    #plan-table { width: 3fr; }
+    #plan-explain { width: 2fr; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from moefleet.inventory import Inventory
 from moefleet.probe import HostProbe
@@ -58,3 +59,27 @@ class StateSource:
                 for host in probes
             }
         return Snapshot(tuple(fleet_rows(probes, groups)), probes, history)
+
+    def plan(self) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        """The planner's proposal for the hosts with stored facts."""
+        hosts = list(self.inventory.hosts) if self.inventory else None
+        with StateStore(self.state_path) as state:
+            probes = state.latest_probes(hosts)
+        return plan_snapshot(probes, sorted(probes))
+
+
+def plan_snapshot(
+    probes: dict[str, HostProbe], hosts: list[str]
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The default plan (balanced) of ``hosts`` and each host's explanation, as data."""
+    from moefleet import planning  # noqa: PLC0415 - the planner loads only when asked
+    from moefleet.catalog.load import load_catalog  # noqa: PLC0415
+    from moefleet.plan.demand import Demand  # noqa: PLC0415
+    from moefleet.plan.report import explain_data, plan_data  # noqa: PLC0415
+
+    catalog = load_catalog()
+    demand = Demand()
+    plan_input = planning.nodes_from_probes(hosts, probes, catalog)
+    result = planning.make_plan(plan_input, catalog, demand)
+    explained = {name: explain_data(r, demand) for name, r in result.results.items()}
+    return plan_data(result), explained

@@ -11,6 +11,7 @@ from textual.widgets import DataTable
 from moefleet.tui.app import MoefleetApp
 from moefleet.tui.screens.fleet import FleetScreen
 from moefleet.tui.screens.host import HostScreen
+from moefleet.tui.screens.plan import PlanScreen
 from moefleet.tui.source import StateSource
 from tests.tui.conftest import make_state
 
@@ -91,3 +92,26 @@ def test_host_snapshot(snap_compare, state_db: Path) -> None:
 
     app = MoefleetApp(StateSource(state_db), interval=0)
     assert snap_compare(app, terminal_size=(120, 60), run_before=open_host)
+
+
+@pytest.mark.anyio
+async def test_plan_screen_lists_deployments_and_explains(state_db: Path) -> None:
+
+    app = MoefleetApp(StateSource(state_db), interval=0)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await _ready(pilot)
+        await pilot.press("p")
+        for _ in range(200):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            if isinstance(app.screen, PlanScreen) and app.screen.loaded:
+                break
+        screen = app.screen
+        assert isinstance(screen, PlanScreen)
+        table = screen.query_one(DataTable)
+        hosts = {str(table.get_row_at(i)[0]) for i in range(table.row_count)}
+        assert {"ws-3090", "lab-a6000", "dgx-h100"} <= hosts
+        # the CPU box was captured without /proc/meminfo: no RAM known, nothing fits, explained
+        assert "cpu-box" not in hosts and not screen.explained["cpu-box"]["ranked"]
+        await pilot.press("escape")
+        assert isinstance(app.screen, FleetScreen)

@@ -54,6 +54,7 @@ class FleetScreen(Screen[None]):
         Binding("S", "reverse", "Reverse", show=False),
         Binding("g", "group", "Group"),
         Binding("r", "refresh", "Refresh"),
+        Binding("p", "plan", "Plan"),
         Binding("enter", "open_host", "Host", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
@@ -171,6 +172,11 @@ class FleetScreen(Screen[None]):
         table = self.query_one(DataTable)
         if visible and 0 <= table.cursor_row < len(visible):
             self.open_host(visible[table.cursor_row][1].host)
+
+    def action_plan(self) -> None:
+        from moefleet.tui.screens.plan import PlanScreen  # noqa: PLC0415 - avoids a cycle
+
+        self.app.push_screen(PlanScreen(self.source))
 
     def open_host(self, host: str) -> None:
         from moefleet.tui.screens.host import HostScreen  # noqa: PLC0415 - avoids a cycle
