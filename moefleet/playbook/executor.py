@@ -63,6 +63,8 @@ class HostRun:
     records: list[TaskRecord] = field(default_factory=list)
     stats: HostStats = field(default_factory=HostStats)
     notified: set[str] = field(default_factory=set)
+    registered: dict[str, Any] = field(default_factory=dict)
+    """Variables this play registered (they carry over to later plays, as in Ansible)."""
     failed: bool = False
     unreachable: bool = False
     _seq: int = 0
@@ -130,7 +132,8 @@ class HostRun:
         unknown = "unknown" if result.data.get("timed_out") else None
         self.shared.journal.result(self.host, key, result, unknown)
         if task.register_:
-            self.variables[task.register_] = result.registered()
+            value = result.registered()
+            self.variables[task.register_] = self.registered[task.register_] = value
         if result.changed:
             self.notified.update(task.notify)
         return result

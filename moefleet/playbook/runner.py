@@ -76,6 +76,7 @@ class _Run:
     shared: Shared
     report: RunReport
     dead: set[str] = field(default_factory=set)
+    registered: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def play(self, play: Play) -> bool:
         """Run one play; False when its rollout was stopped."""
@@ -133,7 +134,7 @@ class _Run:
             transport.close()
 
     def _variables(self, play: Play, host: Host) -> dict[str, Any]:
-        """inventory vars < play vars < extra vars < the caller's per-host vars."""
+        """inventory vars < play vars < registered < extra vars < the caller's per-host vars."""
         magic = {
             "inventory_hostname": host.name,
             "group_names": list(host.groups),
@@ -143,7 +144,7 @@ class _Run:
         base = {**host.vars, **magic}
         extra = {**self.extra_vars, **self.host_vars.get(host.name, {})}
         play_vars = render_value(play.vars, {**base, **extra})
-        return {**base, **play_vars, **extra}
+        return {**base, **play_vars, **self.registered.get(host.name, {}), **extra}
 
     def _collect(self, play: Play, name: str, value: Any, error: MoefleetError | None) -> int:
         """Fold one host's outcome into the report; 1 when the host failed or was unreachable."""
@@ -155,6 +156,7 @@ class _Run:
             return 1
         if isinstance(value, HostRun):
             self.report.records += value.records
+            self.registered.setdefault(name, {}).update(value.registered)
             for key, count in vars(value.stats).items():
                 setattr(stats, key, getattr(stats, key) + count)
             if value.failed or value.unreachable:

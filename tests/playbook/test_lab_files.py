@@ -1,6 +1,7 @@
 """Files on real lab hosts: idempotent writes, check mode, diffs, atomic writes with backups,
 rollback through rescue, secrets created 0600 and never shown."""
 
+# ruff: noqa: E501  (playbooks inline as TOML: one table per line)
 from __future__ import annotations
 
 from pathlib import Path

@@ -116,7 +116,12 @@ def test_modes_and_remote_file_parsing():
     assert parse_mode("0644", 0) == 0o644 and parse_mode(0o600, 0) == 0o600
     assert parse_mode(None, 0o755) == 0o755
     state = parse_inspect("640 llm\nabc123\nhello\n", "/x", with_content=True)
-    assert (state.mode, state.owner, state.sha256, state.content) == (0o640, "llm", "abc123", "hello\n")
+    assert (state.mode, state.owner, state.sha256, state.content) == (
+        0o640,
+        "llm",
+        "abc123",
+        "hello\n",
+    )
     assert not parse_inspect("MISSING\n", "/x", False).exists
 
 

@@ -88,7 +88,7 @@ class OnHost:
 def _look(ctx: TaskContext, dest: str) -> OnHost:
     p = home_path(dest)
     out = ctx.run_checked(
-        f'p={p}; d=$(dirname -- "$p"); mkdir -p -- "$d" || exit 1; '
+        f'p={p}; d=$(dirname -- "$p"); while [ ! -d "$d" ]; do d=$(dirname -- "$d"); done; '
         f"s() {{ stat -c '%s %Y' -- \"$1\" 2>/dev/null || echo '-1 0'; }}; "
         f'echo $(s "$p") $(s "$p.part") $(df -Pk -- "$d" | awk \'NR==2{{print $4}}\'); '
         f'cat -- "$p{STAMP}" 2>/dev/null || true',
@@ -154,6 +154,7 @@ def _verify(ctx: TaskContext, p: str, sha: str, stamp: bool, size: int | None = 
 
 def _transfer(ctx: TaskContext, args: FetchModelArgs, offset: int) -> None:
     part = args.dest + ".part"
+    ctx.run_checked(f'mkdir -p -- "$(dirname -- {home_path(part)})"', "creating the directory")
     url = args.download_url()
     if url is None:
         remote = ctx.run_checked(f"echo {home_path(part)}", "resolving the path").stdout.strip()
