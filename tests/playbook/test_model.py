@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from moefleet.playbook import HostStats, PlaybookError, RunReport, batch_sizes, parse_playbook
@@ -139,3 +141,11 @@ def test_recap_has_ansibles_columns():
     assert text.startswith("PLAY RECAP")
     assert "gpu01 : ok=3    changed=1    unreachable=0    failed=0" in text
     assert "gpu02 : ok=0    changed=0    unreachable=1" in text
+
+
+def test_the_readme_example_parses():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Playbooks", 1)[1].split("\n## ", 1)[0]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    playbook = parse_playbook(example, "README.md")
+    assert [t.kind for t in playbook.plays[0].tasks] == ["template", "block"]
