@@ -490,6 +490,113 @@ def tui(obj: dict[str, Path], inventory_path: Path | None, interval: float) -> N
     MoefleetApp(StateSource(obj["state_path"], inventory), interval).run()
 
 
+@cli.command()
+@click.option(
+    "-i",
+    "--inventory",
+    "inventory_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Inventory TOML (default: this machine).",
+)
+@click.option("--limit", default=None, help="Host pattern (names, groups, globs, !x, &y).")
+@click.option(
+    "--plan-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Apply a reviewed plan (`moefleet plan -o`); default: plan now from stored facts.",
+)
+@click.option(
+    "--plan",
+    "--check",
+    "check",
+    is_flag=True,
+    help="Show the plan and what would change (diffs), change nothing.",
+)
+@click.option("--diff", is_flag=True, help="Show unified diffs of changed files.")
+@click.option("-f", "--forks", type=click.IntRange(1), default=None, help="Hosts in parallel.")
+@click.option(
+    "--api-key-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Controller file (mode 0600) with the API key the servers will require.",
+)
+@click.option(
+    "--health-timeout",
+    type=click.IntRange(1),
+    default=120,
+    show_default=True,
+    help="Seconds a server has to become healthy before it is rolled back.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@click.pass_obj
+def deploy(
+    obj: dict[str, Path],
+    inventory_path: Path | None,
+    limit: str | None,
+    plan_file: Path | None,
+    check: bool,
+    diff: bool,
+    forks: int | None,
+    api_key_file: Path | None,
+    health_timeout: int,
+    as_json: bool,
+) -> None:
+    """Bring every host to its planned inference server: runtime, model, config, service,
+    then a health gate (health + a real completion) with rollback on failure."""
+    from moefleet import planning  # noqa: PLC0415 (keeps `moefleet probe` start-up lean)
+    from moefleet.bench.runner import read_api_key  # noqa: PLC0415
+    from moefleet.catalog.load import load_catalog  # noqa: PLC0415
+    from moefleet.deploy.planfile import parse_plan, read_plan  # noqa: PLC0415
+    from moefleet.deploy.run import DeployOptions, run_deploy, summary  # noqa: PLC0415
+    from moefleet.plan.demand import Demand  # noqa: PLC0415
+    from moefleet.plan.report import plan_data  # noqa: PLC0415
+    from moefleet.views.plan import plan_view  # noqa: PLC0415
+    from moefleet.views.playbook import event_line, recap_text  # noqa: PLC0415
+
+    inventory = _inventory(inventory_path)
+    hosts = select_hosts(inventory, limit)
+    api_key = read_api_key(api_key_file) if api_key_file else None
+    with StateStore(obj["state_path"]) as state:
+        probes = state.latest_probes(hosts)
+        if plan_file is not None:
+            plan = read_plan(plan_file)
+        else:
+            catalog = load_catalog()
+            made = planning.make_plan(
+                planning.nodes_from_probes(hosts, probes, catalog), catalog, Demand()
+            )
+            plan = parse_plan(plan_data(made), "the plan made now")
+        if check and not as_json:
+            stdout.print(plan_view(plan.model_dump(mode="json", exclude_defaults=False)))
+
+        def show(event: object) -> None:
+            line = event_line(event, show_diff=diff or check)  # type: ignore[arg-type]
+            if line and not as_json:
+                stderr.print(Text(line), highlight=False, soft_wrap=True)
+
+        outcome = run_deploy(
+            [d for d in plan.deployment if d.host in hosts],
+            inventory,
+            {h: p.facts for h, p in probes.items()},
+            DeployOptions(
+                check=check, diff=diff, limit=limit, forks=forks, health_timeout=health_timeout
+            ),
+            state,
+            api_key=api_key,
+            on_event=show,
+        )
+    if as_json:
+        click.echo(json.dumps(summary(outcome), indent=2))
+    else:
+        if outcome.report is not None:
+            stdout.print(Text(recap_text(outcome.report)), highlight=False, soft_wrap=True)
+        for host, problem in outcome.problems.items():
+            stderr.print(Text(f"not deployed {host}: {problem}", style="yellow"), highlight=False)
+    ok = outcome.report is not None and outcome.report.ok and not outcome.problems
+    sys.exit(EXIT_OK if ok else EXIT_HOSTS_FAILED)
+
+
 def _register_subcommands() -> None:
     from moefleet.catalog.commands import models  # noqa: PLC0415
 

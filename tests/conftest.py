@@ -23,7 +23,7 @@ if str(ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) does no
 from tests.lab import DEFAULT_PROFILES, HostProfile, Lab  # noqa: E402
 from tests.lab.fleet import SSHD  # noqa: E402
 
-LAB_FIXTURES = {"lab", "make_lab"}
+LAB_FIXTURES = {"lab", "make_lab", "make_lab_module"}
 
 
 def _require_sshd() -> None:
@@ -60,9 +60,7 @@ def lab() -> Iterator[Lab]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-@pytest.fixture
-def make_lab() -> Iterator[Callable[..., Lab]]:
-    """Start another lab: ``make_lab(profiles, broken_hosts=False)``; stopped after the test."""
+def _lab_factory() -> Iterator[Callable[..., Lab]]:
     _require_sshd()
     started: list[tuple[Lab, str]] = []
 
@@ -76,3 +74,15 @@ def make_lab() -> Iterator[Callable[..., Lab]]:
     for running, workdir in started:
         running.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def make_lab() -> Iterator[Callable[..., Lab]]:
+    """Start another lab: ``make_lab(profiles, broken_hosts=False)``; stopped after the test."""
+    yield from _lab_factory()
+
+
+@pytest.fixture(scope="module")
+def make_lab_module() -> Iterator[Callable[..., Lab]]:
+    """``make_lab`` whose labs live for the whole test module."""
+    yield from _lab_factory()

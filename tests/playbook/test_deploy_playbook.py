@@ -10,7 +10,7 @@ from pathlib import Path
 from moefleet.playbook import RunOptions, load_playbook, run_playbook
 from tests.playbook.conftest import on_host
 
-DEPLOY = Path(__file__).resolve().parents[2] / "playbooks" / "deploy.toml"
+DEPLOY = Path(__file__).resolve().parents[2] / "moefleet" / "playbooks" / "deploy.toml"
 
 
 def _services(workdir: str, port: int, tmp_path: Path, version: str, flag: str = "") -> list:

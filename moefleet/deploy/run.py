@@ -1,0 +1,176 @@
+"""``moefleet deploy``: plan -> services -> the deploy playbook, run over the fleet.
+
+The plan (a reviewed ``--plan-file`` or one made now from stored facts) becomes one
+``ServiceSpec`` per replica (``targets``), each rendered to files (``moefleet.render``): for the
+process backend a launcher script plus its env file, for systemd a unit plus env file. The
+packaged ``playbooks/deploy.toml`` then converges every host (runtime, model, files, service)
+and gates it on health — ``/health`` 200 and a real completion — rolling back what it changed
+when the gate fails. The API key is read from a 0600 file on the controller, written 0600 on
+the host, and never appears in argv, output, logs or the journal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from moefleet.deploy.planfile import PlannedDeployment
+from moefleet.deploy.targets import DeployTarget, ModelSource, deploy_targets
+from moefleet.facts.model import HostFacts
+from moefleet.inventory import Inventory
+from moefleet.playbook import RunOptions, load_playbook, run_playbook
+from moefleet.playbook.events import Event, RunReport
+from moefleet.render import render_service
+from moefleet.state import StateStore
+from moefleet.transport import ConnectOptions
+
+HEALTH_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    """What the user asked for on the command line."""
+
+    check: bool = False
+    diff: bool = False
+    limit: str | None = None
+    forks: int | None = None
+    timeout: float = 600.0
+    health_timeout: int = HEALTH_TIMEOUT_S
+
+
+@dataclass(frozen=True)
+class DeployOutcome:
+    """The playbook's report plus what was never attempted, per host."""
+
+    report: RunReport | None
+    targets: tuple[DeployTarget, ...]
+    problems: dict[str, str] = field(default_factory=dict)
+
+
+@cache
+def _file_digest(path: str, mtime_ns: int, size: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _model_var(source: ModelSource, dest: str) -> dict[str, Any]:
+    """fetch_model arguments; a controller file is hashed here (cached by mtime and size)."""
+    entry: dict[str, Any] = {"dest": dest, "sha256": source.sha256, "size": source.size}
+    if source.path:
+        stat = Path(source.path).stat()
+        entry.update(src=source.path, size=stat.st_size)
+        entry["sha256"] = source.sha256 or _file_digest(source.path, stat.st_mtime_ns, stat.st_size)
+    else:
+        entry["url"] = source.url
+    return entry
+
+
+def _runtime_var(target: DeployTarget) -> dict[str, Any]:
+    runtime = target.runtime
+    if runtime.src and runtime.dest:
+        return {"src": runtime.src, "dest": runtime.dest, "binary": Path(runtime.binary).name}
+    return {"binary": runtime.binary}
+
+
+def service_var(target: DeployTarget, api_key: str | None) -> dict[str, Any]:
+    """One entry of the deploy playbook's ``services`` list."""
+    spec = target.service
+    files = [
+        {"path": f.path, "content": f.content, "mode": f"{f.mode:04o}", "secret": f.secret}
+        for f in render_service(spec)
+    ]
+    if spec.api_key_file and api_key is not None:
+        files.append({"path": spec.api_key_file, "content": api_key + "\n", "mode": "0600",
+                      "secret": True})  # fmt: skip
+    entry: dict[str, Any] = {
+        "name": spec.name,
+        "backend": spec.backend,
+        "files": files,
+        "model": _model_var(target.model, target.model_dest),
+        "runtime": _runtime_var(target),
+        "url": f"{spec.url}/health",
+        "check": {
+            "url": f"{spec.url}/v1/chat/completions",
+            "body": {"messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 4},
+            "contains": "choices",
+        },
+    }
+    if spec.backend == "process":
+        entry["command"] = ["/bin/sh", f"{spec.workdir}/{spec.name}.sh"]
+    if spec.api_key_file:
+        entry["api_key_file"] = spec.api_key_file
+    return entry
+
+
+def deploy_playbook_path() -> Path:
+    return Path(str(resources.files("moefleet") / "playbooks" / "deploy.toml"))
+
+
+def run_deploy(
+    deployments: list[PlannedDeployment],
+    inventory: Inventory,
+    facts: Mapping[str, HostFacts | None],
+    options: DeployOptions,
+    state: StateStore,
+    api_key: str | None = None,
+    connect_options: ConnectOptions | None = None,
+    on_event: Callable[[Event], None] | None = None,
+) -> DeployOutcome:
+    """Deploy ``deployments`` (check mode with ``options.check``)."""
+    targets, problems = deploy_targets(deployments, inventory.hosts, facts, api_key)
+    by_host: dict[str, list[dict[str, Any]]] = {}
+    for target in targets:
+        by_host.setdefault(target.host, []).append(service_var(target, api_key))
+    if not by_host:
+        return DeployOutcome(None, tuple(targets), problems)
+    host_vars = {
+        host: {"services": services, "health_timeout": options.health_timeout}
+        for host, services in by_host.items()
+    }
+    limit = ",".join(sorted(by_host))
+    if options.limit:
+        limit = f"{limit},&{options.limit}"
+    run_options = RunOptions(check=options.check, diff=options.diff, limit=limit,
+                             forks=options.forks, timeout=options.timeout)  # fmt: skip
+    report = run_playbook(
+        load_playbook(deploy_playbook_path()),
+        inventory,
+        options=run_options,
+        connect_options=connect_options,
+        host_vars=host_vars,
+        state=state,
+        on_event=on_event,
+    )
+    return DeployOutcome(report, tuple(targets), problems)
+
+
+def summary(outcome: DeployOutcome) -> dict[str, Any]:
+    """JSON-ready per-host result (never file contents)."""
+    hosts: dict[str, Any] = {}
+    for target in outcome.targets:
+        entry = hosts.setdefault(target.host, {"services": []})
+        entry["services"].append(
+            {
+                "name": target.service.name,
+                "model": target.deployment.model,
+                "format": target.deployment.format,
+                "url": target.service.url,
+            }
+        )
+    report = outcome.report
+    if report is not None:
+        for host, stats in report.stats.items():
+            hosts.setdefault(host, {})["stats"] = json.loads(json.dumps(stats.__dict__))
+    for host, problem in outcome.problems.items():
+        hosts.setdefault(host, {})["problem"] = problem
+    return {"hosts": hosts, "ok": bool(report and report.ok) and not outcome.problems}

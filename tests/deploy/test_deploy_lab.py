@@ -1,0 +1,173 @@
+"""`moefleet deploy` end to end on the real-SSH lab with a real llama-server on CPU serving a
+tiny MoE GGUF: check mode changes nothing, a deploy brings every reachable host to a healthy
+server that answers, a second run changes nothing, a broken variant is rolled back while the
+previous server keeps answering, an interrupted deploy converges, the unreachable host is
+reported, and the API key never shows anywhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import httpx
+import pytest
+import tomli_w
+
+KEY = "sk-moefleet-canary-5b1d9e"
+HOSTS = ("rtx4090", "rtx3090-riser")
+BASE_PORT = 28300
+
+
+def _moefleet(work: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, MOEFLEET_CATALOG=str(work / "no-user-catalog.toml"))
+    return subprocess.run(
+        [sys.executable, "-m", "moefleet", "--state", str(work / "state.db"), *args],
+        capture_output=True, text=True, timeout=timeout, check=False, env=env,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def fleet(make_lab_module, llama_bins, tiny_model, tmp_path_factory):
+    """A lab (two GPU profiles + an unreachable host), probed, with deploy vars and a plan."""
+    lab = make_lab_module(list(HOSTS), broken_hosts=True)
+    work = tmp_path_factory.mktemp("deploy")
+    home = lab.run(HOSTS[0], "echo $HOME").stdout.strip()
+    data = tomllib.loads(lab.inventory_path.read_text())
+    model = str(tiny_model("qwen3moe", "Q8_0"))
+    for index, host in enumerate((*HOSTS, "unreachable")):
+        variables = data["hosts"][host].setdefault("vars", {})
+        variables.update(
+            moefleet_dir=f"{home}/moefleet", models_dir=f"{home}/models",
+            serve_port=BASE_PORT + 10 * index, service_backend="process",
+            model_sources={"qwen3-30b-a3b": {"path": model}},
+            llama_runtime={"src": str(llama_bins.server.parent)},
+        )  # fmt: skip
+    inventory = work / "inventory.toml"
+    inventory.write_text(tomli_w.dumps(data))
+    probe = _moefleet(work, "probe", "-i", str(inventory), "--json", "--timeout", "8")
+    assert probe.returncode == 2  # the broken hosts
+    plan_file = work / "plan.toml"
+    made = _moefleet(work, "plan", "-i", str(inventory), "--model", "qwen3-30b-a3b",
+                     "--engine", "llama.cpp", "-o", str(plan_file), "--json")  # fmt: skip
+    assert {d["hosts"][0] for d in json.loads(made.stdout)["deployment"]} == set(HOSTS)
+    # add a deployment for the unreachable host: deploy must report it and go on
+    plan = tomllib.loads(plan_file.read_text())
+    ghost = dict(plan["deployment"][0], hosts=["unreachable"])
+    plan["deployment"].append(ghost)
+    plan_file.write_text(tomli_w.dumps(plan))
+    key_file = work / "api.key"
+    key_file.write_text(KEY + "\n")
+    key_file.chmod(0o600)
+    yield lab, work, inventory, plan_file, key_file, home
+    for host in HOSTS:
+        lab.run(host, "for p in ~/.moefleet/run/*.pid; do kill $(cat $p) 2>/dev/null; done; true")
+
+
+def _deploy(fleet, *extra: str, plan_file: Path | None = None, timeout: float = 300):
+    _, work, inventory, default_plan, key_file, _ = fleet
+    return _moefleet(
+        work, "deploy", "-i", str(inventory), "--plan-file", str(plan_file or default_plan),
+        "--api-key-file", str(key_file), "--health-timeout", "60", *extra, timeout=timeout,
+    )  # fmt: skip
+
+
+def _answers(port: int) -> dict:
+    headers = {"Authorization": f"Bearer {KEY}"}
+    url = f"http://127.0.0.1:{port}"
+    assert httpx.get(f"{url}/health", timeout=10).status_code == 200
+    body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
+    anonymous = httpx.post(f"{url}/v1/chat/completions", json=body, timeout=60)
+    assert anonymous.status_code == 401
+    answer = httpx.post(f"{url}/v1/chat/completions", json=body, headers=headers, timeout=60)
+    assert answer.status_code == 200
+    return answer.json()
+
+
+def _recap_changed(output: str, host: str) -> int:
+    for line in output.splitlines():
+        if (
+            line.startswith(host + " ")
+            or line.startswith(host + "\t")
+            or line.split(":")[0].strip() == host
+        ):
+            for part in line.split():
+                if part.startswith("changed="):
+                    return int(part.split("=")[1])
+    raise AssertionError(f"no recap line for {host}:\n{output}")
+
+
+def test_deploy_end_to_end(fleet) -> None:
+    lab, work, _, plan_file, _, home = fleet
+    # 1. --plan: shows what would change, changes nothing on the hosts
+    planned = _deploy(fleet, "--plan")
+    assert "Qwen3-30B-A3B" in planned.stdout and "PLAY RECAP" in planned.stdout
+    for host in HOSTS:
+        assert lab.run(host, f"test -e {home}/moefleet").returncode != 0
+    # 2. deploy: every reachable host healthy and answering; the unreachable one reported
+    first = _deploy(fleet)
+    assert first.returncode == 2, first.stderr[-3000:]
+    assert "unreachable" in first.stdout
+    for index, _host in enumerate(HOSTS):
+        assert _answers(BASE_PORT + 10 * index)["usage"]["completion_tokens"] == 4
+    # 3. a second run changes nothing
+    second = _deploy(fleet)
+    for host in HOSTS:
+        assert _recap_changed(second.stdout, host) == 0, second.stdout
+    # 4. a broken variant (a flag llama-server does not know) is rolled back
+    plan = tomllib.loads(plan_file.read_text())
+    plan["deployment"][0]["flags"] = [*plan["deployment"][0]["flags"], "--no-such-flag"]
+    broken_file = work / "broken.toml"
+    broken_file.write_text(tomli_w.dumps(plan))
+    broken = _deploy(fleet, plan_file=broken_file)
+    assert broken.returncode == 2 and "rolled back" in broken.stderr + broken.stdout
+    assert _answers(BASE_PORT)["usage"]["completion_tokens"] == 4  # the previous server
+    launcher = lab.run(HOSTS[0], f"cat {home}/moefleet/run/moefleet-qwen3-30b-a3b-0.sh").stdout
+    assert "--no-such-flag" not in launcher
+    # 5. killing the controller mid-deploy, then re-running, converges
+    plan["deployment"][0]["flags"] = [
+        f if f != "--no-such-flag" else "--metrics" for f in plan["deployment"][0]["flags"]
+    ]
+    plan["deployment"][0]["flags"][plan["deployment"][0]["flags"].index("-c") + 1] = "4096"
+    changed_file = work / "changed.toml"
+    changed_file.write_text(tomli_w.dumps(plan))
+    env = dict(os.environ, MOEFLEET_CATALOG=str(work / "none.toml"))
+    _, _, inventory, _, key_file, _ = fleet
+    argv = [
+        sys.executable,
+        "-m",
+        "moefleet",
+        "--state",
+        str(work / "state.db"),
+        "deploy",
+        "-i",
+        str(inventory),
+        "--plan-file",
+        str(changed_file),
+        "--api-key-file",
+        str(key_file),
+    ]
+    running = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    time.sleep(2.5)
+    running.send_signal(signal.SIGKILL)
+    running.wait(timeout=30)
+    rerun = _deploy(fleet, plan_file=changed_file)
+    assert _answers(BASE_PORT)["usage"]["completion_tokens"] == 4
+    final = _deploy(fleet, plan_file=changed_file)
+    assert _recap_changed(final.stdout, HOSTS[0]) == 0
+    # 6. the key never shows: outputs, state (journal incl. WAL), launcher scripts, logs
+    for result in (planned, first, second, broken, rerun, final):
+        assert KEY not in result.stdout + result.stderr
+    for name in os.listdir(work):
+        if name.startswith("state.db"):
+            assert KEY.encode() not in (work / name).read_bytes()
+    for host in HOSTS:
+        scripts = lab.run(host, f"cat {home}/moefleet/run/*.sh {home}/moefleet/run/*.env").stdout
+        assert KEY not in scripts
+        listing = lab.run(host, "ps -eo args").stdout
+        assert KEY not in listing
