@@ -597,6 +597,74 @@ def deploy(
     sys.exit(EXIT_OK if ok else EXIT_HOSTS_FAILED)
 
 
+@cli.command("playbook")
+@click.argument(
+    "playbook_path", metavar="PLAYBOOK", type=click.Path(path_type=Path, dir_okay=False)
+)
+@click.option(
+    "-i",
+    "--inventory",
+    "inventory_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Inventory TOML (default: this machine).",
+)
+@click.option("--limit", default=None, help="Host pattern (names, groups, globs, !x, &y).")
+@click.option("--check", is_flag=True, help="Change nothing; report what would change.")
+@click.option("--diff", is_flag=True, help="Show unified diffs of changed files.")
+@click.option("--tags", default=None, help="Only tasks with these tags (comma-separated).")
+@click.option(
+    "-e",
+    "--extra-var",
+    "extra",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Extra variable (highest precedence; repeatable).",
+)
+@click.option("-f", "--forks", type=click.IntRange(1), default=None, help="Hosts in parallel.")
+@click.pass_obj
+def playbook_command(
+    obj: dict[str, Path],
+    playbook_path: Path,
+    inventory_path: Path | None,
+    limit: str | None,
+    check: bool,
+    diff: bool,
+    tags: str | None,
+    extra: tuple[str, ...],
+    forks: int | None,
+) -> None:
+    """Run a TOML playbook (Ansible semantics: check/diff, handlers, serial, rescue, recap)."""
+    from moefleet.playbook import RunOptions, load_playbook, run_playbook  # noqa: PLC0415
+    from moefleet.views.playbook import event_line, recap_text  # noqa: PLC0415
+
+    variables = {}
+    for item in extra:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="-e")
+        variables[key] = value
+    selected = frozenset(t.strip() for t in tags.split(",")) if tags else frozenset()
+    options = RunOptions(check=check, diff=diff, limit=limit, forks=forks, tags=selected)
+
+    def show(event: object) -> None:
+        line = event_line(event, show_diff=diff)  # type: ignore[arg-type]
+        if line:
+            stderr.print(Text(line), highlight=False, soft_wrap=True)
+
+    with StateStore(obj["state_path"]) as state:
+        report = run_playbook(
+            load_playbook(playbook_path),
+            _inventory(inventory_path),
+            options=options,
+            extra_vars=variables,
+            state=state,
+            on_event=show,
+        )
+    stdout.print(Text(recap_text(report)), highlight=False, soft_wrap=True)
+    sys.exit(EXIT_OK if report.ok else EXIT_HOSTS_FAILED)
+
+
 def _register_subcommands() -> None:
     from moefleet.catalog.commands import models  # noqa: PLC0415
 
