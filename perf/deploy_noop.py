@@ -11,6 +11,7 @@ playbook engine through `moefleet playbook`; ansible-core and pyinfra are used w
     python perf/deploy_noop.py [--sizes 10,50] [--repeat 3]
 """
 
+# ruff: noqa: E501 - the embedded playbooks and deploy read best unwrapped
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,10 @@ sys.path.insert(0, str(ROOT))
 from tests.lab import Lab, synthetic_profile  # noqa: E402
 
 TEMPLATE = "# deployed by {{ tool }}\nport = 8080\nthreads = 8\n"
-START = "kill -0 $(cat {d}/app.pid 2>/dev/null) 2>/dev/null || (nohup sleep 100000 >/dev/null 2>&1 & echo $! > {d}/app.pid)"
+START = (
+    "kill -0 $(cat {d}/app.pid 2>/dev/null) 2>/dev/null || "
+    "(nohup sleep 100000 >/dev/null 2>&1 & echo $! > {d}/app.pid)"
+)
 
 MOEFLEET_PLAYBOOK = """
 [[plays]]
@@ -171,9 +175,10 @@ def measure(size: int, repeat: int, workdir: Path) -> dict[str, float]:
             _timed(argv, env, work)  # converge
             runs = []
             for attempt in range(repeat):
+                run_env = dict(env)
                 if tool == "ansible":  # cold: a fresh ControlPath dir each run
-                    env = {**env, "ANSIBLE_SSH_CONTROL_PATH_DIR": str(work / f"cp-{attempt}")}
-                runs.append(_timed(argv, env, work))
+                    run_env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = str(work / f"cp-{attempt}")
+                runs.append(_timed(argv, run_env, work))
             times[tool] = statistics.median(runs)
         for name in lab.hosts:  # stop the services every tool started
             lab.run(name, "for f in ~/noop-*/app.pid ~/.moefleet/run/*.pid; do kill $(cat $f) "
