@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -294,6 +295,7 @@ def plan(
     """Pick model, quantization, engine and flags for every host from its probed facts, with
     predicted VRAM, RAM and tokens/s and the reasons for every choice."""
     from moefleet import planning  # noqa: PLC0415 (keeps `moefleet probe` start-up lean)
+    from moefleet.bench.fleet import calibration_from_record  # noqa: PLC0415
     from moefleet.catalog.load import load_catalog  # noqa: PLC0415
     from moefleet.plan.demand import Demand  # noqa: PLC0415
     from moefleet.plan.report import explain_data, plan_data  # noqa: PLC0415
@@ -314,6 +316,7 @@ def plan(
         alternatives=alternatives,
         fill_spare=not no_fill,
     )
+    calibration = None
     if what_if:
         plan_input = planning.nodes_from_what_if(what_if, catalog)
     else:
@@ -321,8 +324,9 @@ def plan(
         hosts = select_hosts(inventory, limit)
         with StateStore(obj["state_path"]) as state:
             probes = state.latest_probes(hosts)
+            calibration = calibration_from_record(state.calibration())
         plan_input = planning.nodes_from_probes(hosts, probes, catalog)
-    result = planning.make_plan(plan_input, catalog, demand)
+    result = planning.make_plan(plan_input, catalog, demand, calibration)
     data = plan_data(result)
     if plan_input.skipped:
         data["skipped"] = {host: reason for host, reason in plan_input.skipped}
@@ -371,7 +375,16 @@ def _float_list(text: str | None, option: str) -> list[float]:
 
 
 @cli.command()
-@click.option("--url", required=True, help="Base URL of an OpenAI-compatible server.")
+@click.option("--url", default=None, help="Base URL of an OpenAI-compatible server.")
+@click.option(
+    "-i",
+    "--inventory",
+    "inventory_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Bench every deployment `moefleet deploy` made on these hosts (and store it).",
+)
+@click.option("--limit", default=None, help="With -i: host pattern.")
 @click.option(
     "--model", "model_name", default=None, help="Model name to send (default: the server's first)."
 )
@@ -416,8 +429,12 @@ def _float_list(text: str | None, option: str) -> list[float]:
     help="Write an HTML report with charts.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@click.pass_obj
 def bench(
-    url: str,
+    obj: dict[str, Path],
+    url: str | None,
+    inventory_path: Path | None,
+    limit: str | None,
     model_name: str | None,
     api_key_file: Path | None,
     concurrency: str | None,
@@ -447,21 +464,159 @@ def bench(
         deadline,
     )
     api_key = runner.read_api_key(api_key_file) if api_key_file else None
-    model = model_name or runner.first_model(url, api_key)
-    workload = runner.Workload(model=model, input_tokens=input_tokens, output_tokens=output_tokens,
-                               real=real_prompts)  # fmt: skip
-    run = runner.bench_url(url, workload, levels, api_key, parse_slo(slo) if slo else None,
-                           progress=None if as_json else stderr)  # fmt: skip
-    if raw is not None:
-        runner.write_jsonl(run, raw)
-    if html_path is not None:
-        runner.write_html(run, html_path)
-    if as_json:
-        click.echo(json.dumps(run.summary(), indent=2))
+    goals = parse_slo(slo) if slo else None
+    if url is None:
+        if inventory_path is None:
+            raise click.UsageError("give --url URL, or -i INVENTORY to bench the deployments")
+        runs = _bench_deployments(obj, inventory_path, limit, levels, api_key, goals,
+                                  input_tokens, output_tokens, real_prompts, as_json)  # fmt: skip
     else:
-        stdout.print(bench_view(run))
-    failed = sum(level.metrics.failed for level in run.levels)
-    sys.exit(EXIT_HOSTS_FAILED if failed else EXIT_OK)
+        model = model_name or runner.first_model(url, api_key)
+        workload = runner.Workload(model=model, input_tokens=input_tokens,
+                                   output_tokens=output_tokens, real=real_prompts)  # fmt: skip
+        runs = [runner.bench_url(url, workload, levels, api_key, goals,
+                                 progress=None if as_json else stderr)]  # fmt: skip
+    for run in runs:
+        if raw is not None:
+            runner.write_jsonl(
+                run, raw if len(runs) == 1 else raw.with_suffix(f".{len(runs)}.jsonl")
+            )
+        if html_path is not None:
+            runner.write_html(run, html_path)
+    if as_json:
+        click.echo(json.dumps([run.summary() for run in runs] if url is None else runs[0].summary(),
+                              indent=2))  # fmt: skip
+    else:
+        for run in runs:
+            stdout.print(bench_view(run))
+    failed = sum(level.metrics.failed for run in runs for level in run.levels)
+    sys.exit(EXIT_HOSTS_FAILED if failed or not runs else EXIT_OK)
+
+
+def _bench_deployments(
+    obj: dict[str, Path],
+    inventory_path: Path,
+    limit: str | None,
+    levels: list[Any],
+    api_key: str | None,
+    goals: dict[str, float] | None,
+    input_tokens: int,
+    output_tokens: int,
+    real: bool,
+    quiet: bool,
+) -> list[Any]:
+    """Bench every stored deployment on the selected hosts and store each result."""
+    from moefleet.bench.fleet import bench_deployment  # noqa: PLC0415
+    from moefleet.bench.workload import Workload  # noqa: PLC0415
+
+    inventory = load_inventory(inventory_path)
+    hosts = set(select_hosts(inventory, limit))
+    options = ConnectOptions.from_settings(inventory.settings)
+    runs = []
+    with StateStore(obj["state_path"]) as state:
+        targets = [d for d in state.deployments() if d["host"] in hosts]
+        if not targets:
+            raise MoefleetError(
+                "no deployment to bench on these hosts", "run `moefleet deploy` first"
+            )
+        for deployment in targets:
+            if not quiet:
+                stderr.print(
+                    f"bench {deployment['host']} {deployment['service']} ({deployment['url']})"
+                )
+            workload = Workload(model=deployment["model"], input_tokens=input_tokens,
+                                output_tokens=output_tokens, real=real)  # fmt: skip
+            run, record = bench_deployment(deployment, inventory.hosts.get(deployment["host"]),
+                                           workload, levels, api_key, goals, options)  # fmt: skip
+            state.save_benchmark(deployment["host"], deployment["service"], record)
+            runs.append(run)
+    return runs
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the corrections as JSON.")
+@click.option("--dry-run", is_flag=True, help="Show the fit, keep the current calibration.")
+@click.pass_obj
+def calibrate(obj: dict[str, Path], as_json: bool, dry_run: bool) -> None:
+    """Fit the planner's speed corrections per (engine, GPU, dense/MoE, offload) from every
+    stored benchmark; show the error before and after; the planner uses them from then on."""
+    from moefleet.bench.fleet import calibration_record, evaluate, fit, observation  # noqa: PLC0415
+    from moefleet.catalog.load import load_catalog  # noqa: PLC0415
+
+    catalog = load_catalog()
+    with StateStore(obj["state_path"]) as state:
+        probes = state.latest_probes()
+        records = state.benchmarks()
+        facts = {host: probe.facts for host, probe in probes.items()}
+        found = (observation(r, facts.get(r["host"]), catalog) for r in records)
+        observations = [o for o in found if o is not None]
+        if not observations:
+            raise MoefleetError(
+                "no benchmark with a prediction to calibrate from",
+                "deploy from a plan, then run `moefleet bench -i INVENTORY`",
+            )
+        calibration = fit(observations)
+        error = evaluate(observations)
+        record = calibration_record(calibration)
+        if not dry_run:
+            state.save_calibration(record)
+    summary = {**record, "runs": error.runs, "error_before": error.before,
+               "error_after": error.after, "method": error.method}  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    for entry in record["corrections"]:
+        stdout.print(f"{entry['engine']} on {entry['device']} ({'MoE' if entry['moe'] else 'dense'}"
+                     f"{', offload' if entry['offload'] else ''}): decode x{entry['decode']:.3f}, "
+                     f"prefill x{entry['prefill']:.3f} from {entry['runs']} run(s)")  # fmt: skip
+    stdout.print(f"decode error over {error.runs} run(s): {error.before:.1%} before, "
+                 f"{error.after:.1%} after ({error.method})"
+                 + ("" if not dry_run else " — dry run, not saved"))  # fmt: skip
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_obj
+def report(obj: dict[str, Path], as_json: bool) -> None:
+    """Predicted vs measured tokens/s per deployment, from the stored benchmarks."""
+    with StateStore(obj["state_path"]) as state:
+        records = state.benchmarks()
+    rows = []
+    for r in records:
+        predicted = (r.get("predicted") or {}).get("decode_tps")
+        measured = (r.get("measured") or {}).get("decode_tps")
+        error = (predicted - measured) / measured if predicted and measured else None
+        rows.append({"host": r["host"], "service": r["service"], "model": r.get("model"),
+                     "format": r.get("format"), "measured_at": r["measured_at"],
+                     "predicted_decode_tps": predicted, "measured_decode_tps": measured,
+                     "error": error, "throttled": r.get("throttled")})  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(title="predicted vs measured decode tokens/s (batch 1)")
+    for column in (
+        "host",
+        "service",
+        "model",
+        "predicted",
+        "measured",
+        "error",
+        "throttled",
+        "when",
+    ):
+        table.add_column(column)
+    for row in rows:
+
+        def fmt(v: float | None) -> str:
+            return "—" if v is None else f"{v:.1f}"
+
+        table.add_row(row["host"], row["service"], f"{row['model']} {row['format']}",
+                      fmt(row["predicted_decode_tps"]), fmt(row["measured_decode_tps"]),
+                      "—" if row["error"] is None else f"{row['error']:+.0%}",
+                      "yes" if row["throttled"] else "", row["measured_at"])  # fmt: skip
+    stdout.print(table)
 
 
 @cli.command()

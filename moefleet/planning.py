@@ -13,6 +13,7 @@ from typing import Any
 
 from moefleet.catalog.load import Catalog
 from moefleet.errors import MoefleetError
+from moefleet.plan.calibration import Calibration
 from moefleet.plan.demand import Demand
 from moefleet.plan.fleet import FleetPlan, plan_fleet
 from moefleet.plan.hardware import Node, node_from_facts
@@ -81,11 +82,20 @@ def parse_replicas(items: Iterable[str], catalog: Catalog) -> tuple[tuple[str, i
     return tuple(wanted)
 
 
-def make_plan(plan_input: PlanInput, catalog: Catalog, demand: Demand) -> FleetPlan:
-    """Plan ``plan_input``'s nodes with every catalog model (pure once inputs are read)."""
+def make_plan(
+    plan_input: PlanInput,
+    catalog: Catalog,
+    demand: Demand,
+    calibration: Calibration | None = None,
+) -> FleetPlan:
+    """Plan ``plan_input``'s nodes with every catalog model (pure once inputs are read);
+    speeds corrected by ``calibration`` (``moefleet calibrate``) when given."""
     for model_id in demand.models:
         catalog.model(model_id)
-    return plan_fleet(plan_input.nodes, list(catalog.models.values()), catalog.vllm_formats, demand)
+    models = list(catalog.models.values())
+    return plan_fleet(
+        plan_input.nodes, models, catalog.vllm_formats, demand, calibration=calibration
+    )
 
 
 def write_plan(path: Path, data: dict[str, Any]) -> None:

@@ -24,6 +24,7 @@ import platformdirs
 
 from moefleet.errors import StateError
 from moefleet.probe import HostProbe
+from moefleet.state_records import RECORDS_SCHEMA, FleetRecords
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ def default_state_path() -> Path:
     return platformdirs.user_state_path("moefleet") / "state.db"
 
 
-class StateStore:
+class StateStore(FleetRecords):
     """An open state database; use as a context manager."""
 
     def __init__(self, path: Path) -> None:
@@ -133,7 +134,7 @@ class StateStore:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise StateError(f"{self.path} was written by a newer moefleet (schema {version})")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(_SCHEMA + RECORDS_SCHEMA)
         self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def __enter__(self) -> StateStore:

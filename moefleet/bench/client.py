@@ -108,7 +108,7 @@ async def run_load(
     """Run ``load.requests`` (+ warm-up) requests of ``workload`` against ``base_url``."""
     rng = random.Random(load.seed)  # noqa: S311 - a reproducible schedule, not a secret
     total = load.requests + load.warmup
-    bodies = [workload.body(i, rng) for i in range(total)]
+    bodies = [{**workload.body(i, rng), **load.extra_body} for i in range(total)]
     url = f"{base_url.rstrip('/')}{workload.path}"
     streams = load.concurrency or min(total, 1024)
     limits = httpx.Limits(max_connections=streams, max_keepalive_connections=streams)

@@ -151,7 +151,34 @@ def run_deploy(
         state=state,
         on_event=on_event,
     )
+    if not options.check:
+        _record(report, targets, state)
     return DeployOutcome(report, tuple(targets), problems)
+
+
+def _record(report: RunReport, targets: list[DeployTarget], state: StateStore) -> None:
+    """Remember what now serves on every host that passed the health gate (for bench, tui)."""
+    for target in targets:
+        stats = report.stats.get(target.host)
+        if stats is None or stats.failed or stats.unreachable or stats.rescued:
+            continue
+        spec, planned = target.service, target.deployment
+        state.save_deployment(
+            target.host,
+            spec.name,
+            {
+                "run_id": report.run_id,
+                "model": planned.model,
+                "format": planned.format,
+                "engine": planned.engine,
+                "mode": planned.mode,
+                "gpus": list(planned.gpus),
+                "flags": list(planned.flags),
+                "url": spec.url,
+                "api_key_file": spec.api_key_file,
+                "predicted": planned.predicted,
+            },
+        )
 
 
 def summary(outcome: DeployOutcome) -> dict[str, Any]:

@@ -171,3 +171,33 @@ def test_deploy_end_to_end(fleet) -> None:
         assert KEY not in scripts
         listing = lab.run(host, "ps -eo args").stdout
         assert KEY not in listing
+
+
+def test_bench_report_calibrate_on_the_deployed_fleet(fleet) -> None:
+    """After a deploy: bench every deployment (stored with the prediction), report predicted
+    vs measured, calibrate (error down), and the next plan uses the correction."""
+    _, work, inventory, _, key_file, _ = fleet
+    assert _deploy(fleet).returncode == 2  # (the unreachable host) — the others converge
+    benched = _moefleet(
+        work, "bench", "-i", str(inventory), "--api-key-file", str(key_file),
+        "--concurrency", "1,2", "--requests", "6", "--warmup", "1",
+        "--input-tokens", "32", "--output-tokens", "16", "--json",
+    )  # fmt: skip
+    assert benched.returncode == 0, benched.stderr[-2000:]
+    runs = json.loads(benched.stdout)
+    assert len(runs) == len(HOSTS)
+    report = json.loads(_moefleet(work, "report", "--json").stdout)
+    assert {row["host"] for row in report} >= set(HOSTS)
+    assert all(row["predicted_decode_tps"] and row["measured_decode_tps"] for row in report)
+    calibrated = _moefleet(work, "calibrate", "--json")
+    assert calibrated.returncode == 0, calibrated.stderr
+    fit = json.loads(calibrated.stdout)
+    assert fit["error_after"] < fit["error_before"]
+    replanned = json.loads(
+        _moefleet(work, "plan", "-i", str(inventory), "--model", "qwen3-30b-a3b",
+                  "--engine", "llama.cpp", "--json").stdout
+    )  # fmt: skip
+    reasons = [r for d in replanned["deployment"] for r in d["reasons"]]
+    assert any("calibrated from" in r for r in reasons)
+    for result in (benched,):
+        assert KEY not in result.stdout + result.stderr
