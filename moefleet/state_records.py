@@ -101,6 +101,38 @@ class FleetRecords:
             for h, s, at, rec in rows
         ]
 
+    def latest_probe_ids(self, hosts: list[str] | None = None) -> dict[str, int]:
+        """The id of each host's newest probe (cheap: lets readers skip unchanged hosts)."""
+        rows = self._read("SELECT host, MAX(id) FROM probes GROUP BY host")
+        wanted = set(hosts) if hosts is not None else None
+        return {h: i for h, i in rows if wanted is None or h in wanted}
+
+    def probe_records(self, ids: list[int]) -> dict[str, str]:
+        """Raw JSON records of the given probe ids, by host."""
+        records: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT host, record FROM probes WHERE id IN ({marks})"  # noqa: S608 - only '?'
+            records.update(dict(self._read(query, tuple(chunk))))
+        return records
+
+    def temperature_history(self, limit: int = 20) -> dict[str, list[float]]:
+        """Per host, the hottest GPU temperature of each of its last ``limit`` probes, oldest
+        first — read inside SQLite (JSON1), without decoding whole records."""
+        rows = self._read(
+            "SELECT p.host, p.id, MAX(json_extract(g.value, '$.temperature_c')) FROM "
+            "(SELECT id, host, record, ROW_NUMBER() OVER (PARTITION BY host ORDER BY id DESC) "
+            "AS n FROM probes) p, json_each(p.record, '$.facts.gpu.gpus') g "
+            "WHERE p.n <= ? GROUP BY p.host, p.id ORDER BY p.host, p.id",
+            (limit,),
+        )
+        history: dict[str, list[float]] = {}
+        for host, _, temperature in rows:
+            if temperature is not None:
+                history.setdefault(host, []).append(float(temperature))
+        return history
+
     def save_calibration(self, record: dict[str, Any]) -> None:
         self._write(
             "INSERT INTO calibration (fitted_at, record) VALUES (?, ?)",

@@ -9,7 +9,7 @@ from typing import Any
 from moefleet.inventory import Inventory
 from moefleet.probe import HostProbe
 from moefleet.state import StateStore
-from moefleet.tui.data import FleetRow, fleet_rows
+from moefleet.tui.data import FleetRow, fleet_row
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -33,32 +33,38 @@ class Snapshot:
 
 
 class StateSource:
-    """Reads the newest facts of the inventory's hosts (or of every host) from the state."""
+    """Reads the newest facts of the inventory's hosts (or of every host) from the state.
+
+    Refreshes are incremental: only hosts with a newer probe are decoded and their rows
+    rebuilt, and the temperature history is read inside SQLite, so a 500-host fleet costs
+    little more per refresh than the hosts that changed."""
 
     def __init__(self, state_path: Path, inventory: Inventory | None = None) -> None:
         self.state_path = state_path
         self.inventory = inventory
+        self._known: dict[str, tuple[int, HostProbe, FleetRow]] = {}
+
+    def _groups(self) -> dict[str, list[str]]:
+        if self.inventory is None:
+            return {}
+        return {name: list(host.groups) for name, host in self.inventory.hosts.items()}
 
     def load(self) -> Snapshot:
         hosts = list(self.inventory.hosts) if self.inventory else None
-        groups = (
-            {name: list(host.groups) for name, host in self.inventory.hosts.items()}
-            if self.inventory
-            else {}
-        )
+        groups = self._groups()
         with StateStore(self.state_path) as state:
-            probes = state.latest_probes(hosts)
-            history = {
-                host: sparkline(
-                    [
-                        max(g.temperature_c or 0.0 for g in p.facts.gpus)
-                        for p in reversed(state.probe_history(host, limit=20))
-                        if p.facts and p.facts.gpus
-                    ]
-                )
-                for host in probes
-            }
-        return Snapshot(tuple(fleet_rows(probes, groups)), probes, history)
+            ids = state.latest_probe_ids(hosts)
+            stale = [i for h, i in ids.items() if h not in self._known or self._known[h][0] != i]
+            records = state.probe_records(stale) if stale else {}
+            history = state.temperature_history()
+        for host, record in records.items():
+            probe = HostProbe.model_validate_json(record)
+            self._known[host] = (ids[host], probe, fleet_row(probe, groups.get(host, ())))
+        for host in set(self._known) - set(ids):
+            del self._known[host]
+        rows = tuple(self._known[h][2] for h in sorted(self._known))
+        probes = {h: entry[1] for h, entry in self._known.items()}
+        return Snapshot(rows, probes, {h: sparkline(v) for h, v in history.items()})
 
     def plan(self) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         """The planner's proposal for the hosts with stored facts."""
