@@ -820,6 +820,57 @@ def playbook_command(
     sys.exit(EXIT_OK if report.ok else EXIT_HOSTS_FAILED)
 
 
+@cli.command()
+@click.argument("candidate", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.argument("reference", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.98,
+    show_default=True,
+    help="Flag tensors / experts whose cosine similarity is below this.",
+)
+@click.option("--top", type=click.IntRange(1), default=25, show_default=True, help="Rows shown.")
+@click.option("--json", "as_json", is_flag=True, help="Print every score as JSON.")
+def audit(candidate: Path, reference: Path, threshold: float, top: int, as_json: bool) -> None:
+    """Compare a quantized GGUF with its reference tensor by tensor (per expert for MoE
+    experts, per router), worst first; exit 2 when anything falls below the threshold."""
+    from dataclasses import asdict  # noqa: PLC0415
+
+    from rich.progress import Progress  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    from moefleet.bench.audit import audit_gguf  # noqa: PLC0415 (numpy/gguf load only here)
+
+    if stderr.is_terminal and not as_json:
+        with Progress(console=stderr, transient=True) as progress:
+            task = progress.add_task("dequantizing", total=None)
+
+            def advance(done: int, total: int, name: str) -> None:
+                progress.update(task, completed=done, total=total, description=name)
+
+            scores = audit_gguf(candidate, reference, advance)
+    else:
+        scores = audit_gguf(candidate, reference)
+    flagged = [s for s in scores if s.flagged(threshold)]
+    if as_json:
+        click.echo(json.dumps({"threshold": threshold, "flagged": len(flagged),
+                               "scores": [asdict(s) for s in scores]}, indent=2))  # fmt: skip
+    else:
+        table = Table(title=f"{candidate.name} vs {reference.name}: worst first")
+        for column in ("tensor", "layer", "part", "expert", "cosine", "types"):
+            table.add_column(column)
+        for score in scores[:top]:
+            style = "red" if score.flagged(threshold) else ""
+            table.add_row(score.tensor, "—" if score.layer is None else str(score.layer),
+                          score.part, "—" if score.expert is None else str(score.expert),
+                          f"{score.cosine:.4f}", f"{score.candidate_type}/{score.reference_type}",
+                          style=style)  # fmt: skip
+        stdout.print(table)
+        stdout.print(f"{len(scores)} scored, {len(flagged)} below {threshold}")
+    sys.exit(EXIT_HOSTS_FAILED if flagged else EXIT_OK)
+
+
 def _register_subcommands() -> None:
     from moefleet.catalog.commands import models  # noqa: PLC0415
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,3 +62,21 @@ def test_mismatched_files_are_one_message(models, tmp_path: Path) -> None:
     dense = tiny_gguf(TINY_SPECS["llama"], "F16")
     with pytest.raises(AuditError, match="not in"):
         audit_gguf(models["q8"], dense)
+
+
+def test_audit_command_exit_codes_and_json(models) -> None:
+    def audit(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "moefleet", "audit", *args],
+                              capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+
+    clean = audit(str(models["q8"]), str(models["f16"]))
+    assert clean.returncode == 0 and "0 below 0.98" in clean.stdout
+    bad = audit(str(models["bad"]), str(models["f16"]), "--json")
+    assert bad.returncode == 2
+    data = json.loads(bad.stdout)
+    worst = data["scores"][0]
+    assert data["flagged"] == 1 and (worst["layer"], worst["part"], worst["expert"]) == (
+        2,
+        "ffn_down_exps",
+        5,
+    )
