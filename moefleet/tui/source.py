@@ -12,6 +12,7 @@ from moefleet.state import StateStore
 from moefleet.tui.data import FleetRow, fleet_row
 
 SPARK = "▁▂▃▄▅▆▇█"
+HISTORY = 20
 
 
 def sparkline(values: list[float]) -> str:
@@ -43,6 +44,7 @@ class StateSource:
         self.state_path = state_path
         self.inventory = inventory
         self._known: dict[str, tuple[int, HostProbe, FleetRow]] = {}
+        self._history: dict[str, list[float]] | None = None
 
     def _groups(self) -> dict[str, list[str]]:
         if self.inventory is None:
@@ -56,10 +58,17 @@ class StateSource:
             ids = state.latest_probe_ids(hosts)
             stale = [i for h, i in ids.items() if h not in self._known or self._known[h][0] != i]
             records = state.probe_records(stale) if stale else {}
-            history = state.temperature_history()
+            first = self._history is None
+            if first:
+                self._history = state.temperature_history(HISTORY)
+        history = self._history or {}
         for host, record in records.items():
             probe = HostProbe.model_validate_json(record)
             self._known[host] = (ids[host], probe, fleet_row(probe, groups.get(host, ())))
+            if not first and probe.facts and probe.facts.gpus:
+                temps = [g.temperature_c for g in probe.facts.gpus if g.temperature_c is not None]
+                if temps:
+                    history[host] = [*history.get(host, []), max(temps)][-HISTORY:]
         for host in set(self._known) - set(ids):
             del self._known[host]
         rows = tuple(self._known[h][2] for h in sorted(self._known))
