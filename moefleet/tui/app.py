@@ -13,7 +13,8 @@ from moefleet.tui.source import StateSource
 HELP = """\
 moefleet tui — keys
   /        filter hosts            s / S   sort by the next column / reverse
-  g        group by inventory group r       refresh now     p  the plan
+  g        group by inventory group r       refresh now
+  p        the plan                o       rollouts        b  benchmarks
   enter    open the host           escape  back / clear the filter
   ctrl+p   command palette          ?       this help      q  quit
 """
@@ -29,6 +30,10 @@ class MoefleetApp(App[None]):
     DataTable { height: 1fr; }
     #plan-table { width: 3fr; }
     #plan-explain { width: 2fr; }
+    #runs { height: 8; }
+    #hosts { height: 1fr; }
+    #journal { height: 12; }
+    #bench-table { width: 3fr; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),

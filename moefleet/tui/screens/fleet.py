@@ -55,6 +55,8 @@ class FleetScreen(Screen[None]):
         Binding("g", "group", "Group"),
         Binding("r", "refresh", "Refresh"),
         Binding("p", "plan", "Plan"),
+        Binding("o", "rollout", "Rollouts"),
+        Binding("b", "benchmarks", "Benchmarks"),
         Binding("enter", "open_host", "Host", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
@@ -172,6 +174,16 @@ class FleetScreen(Screen[None]):
         table = self.query_one(DataTable)
         if visible and 0 <= table.cursor_row < len(visible):
             self.open_host(visible[table.cursor_row][1].host)
+
+    def action_rollout(self) -> None:
+        from moefleet.tui.screens.rollout import RolloutScreen  # noqa: PLC0415 - avoids a cycle
+
+        self.app.push_screen(RolloutScreen(self.source.state_path, max(self.interval, 1.0)))
+
+    def action_benchmarks(self) -> None:
+        from moefleet.tui.screens.benchmarks import BenchmarksScreen  # noqa: PLC0415
+
+        self.app.push_screen(BenchmarksScreen(self.source.state_path))
 
     def action_plan(self) -> None:
         from moefleet.tui.screens.plan import PlanScreen  # noqa: PLC0415 - avoids a cycle

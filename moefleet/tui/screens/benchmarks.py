@@ -1,0 +1,111 @@
+"""Benchmarks: per deployment the latest metrics, tokens/s by load level, predicted vs
+measured decode speed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.console import Group
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from moefleet.state import StateStore
+
+COLUMNS = (("host", 18), ("service", 26), ("model", 26), ("predicted", 10), ("measured", 9),
+           ("error", 7), ("throttled", 9))  # fmt: skip
+BAR = 30
+
+
+class BenchLoaded(Message):
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.records = records
+
+
+def latest_per_service(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for record in records:
+        latest[(record["host"], record["service"])] = record
+    return [latest[k] for k in sorted(latest)]
+
+
+def level_chart(record: dict[str, Any]) -> Group:
+    """Tokens/s by level as bars, and latency percentiles per level."""
+    levels = (record.get("summary") or {}).get("levels", [])
+    peak = max((lvl["metrics"]["output_tps"] for lvl in levels), default=0.0) or 1.0
+    title = f"{record['host']} {record['service']}: output tokens/s by level"
+    lines = [Text(title, style="bold")]
+    for level in levels:
+        m = level["metrics"]
+        width = int(BAR * m["output_tps"] / peak)
+        ttft = m["ttft"]["p50"] or 0.0
+        tpot = m["tpot"]["p50"] or 0.0
+        bar = f"{level['label']:>11} {'█' * width:<{BAR}} {m['output_tps']:7.0f}"
+        lines.append(Text(f"{bar}  TTFT p50 {ttft * 1000:6.1f} ms  TPOT p50 {tpot * 1000:5.1f} ms"))
+    return Group(*lines)
+
+
+class BenchmarksScreen(Screen[None]):
+    """The newest benchmark of every deployment."""
+
+    AUTO_FOCUS = "#bench-table"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("r", "refresh", "Refresh"),
+    ]
+
+    def __init__(self, state_path: Path) -> None:
+        super().__init__()
+        self.state_path = state_path
+        self.records: list[dict[str, Any]] = []
+        self.loaded = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal():
+            yield DataTable(id="bench-table", cursor_type="row", zebra_stripes=True)
+            with VerticalScroll():
+                yield Static("no benchmark yet: moefleet bench -i INVENTORY", id="bench-chart")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for label, width in COLUMNS:
+            table.add_column(label, width=width)
+        self.action_refresh()
+
+    @work(thread=True, exclusive=True, group="bench")
+    def action_refresh(self) -> None:
+        with StateStore(self.state_path) as state:
+            records = state.benchmarks()
+        self.post_message(BenchLoaded(latest_per_service(records)))
+
+    def on_bench_loaded(self, message: BenchLoaded) -> None:
+        self.records = message.records
+        table = self.query_one(DataTable)
+        table.clear()
+        for r in self.records:
+            predicted = (r.get("predicted") or {}).get("decode_tps")
+            measured = (r.get("measured") or {}).get("decode_tps")
+            error = f"{(predicted - measured) / measured:+.0%}" if predicted and measured else "—"
+            table.add_row(r["host"], r["service"], f"{r.get('model')} {r.get('format')}",
+                          f"{predicted:.0f}" if predicted else "—",
+                          f"{measured:.0f}" if measured else "—", error,
+                          "yes" if r.get("throttled") else "")  # fmt: skip
+        self.loaded = True
+        if self.records:
+            self.query_one("#bench-chart", Static).update(level_chart(self.records[0]))
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if 0 <= event.cursor_row < len(self.records):
+            self.query_one("#bench-chart", Static).update(
+                level_chart(self.records[event.cursor_row])
+            )
