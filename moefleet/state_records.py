@@ -133,6 +133,17 @@ class FleetRecords:
                 history.setdefault(host, []).append(float(temperature))
         return history
 
+    def latest_benchmarks(self) -> list[dict[str, Any]]:
+        """The newest benchmark of every (host, service)."""
+        rows = self._read(
+            "SELECT host, service, measured_at, record FROM benchmarks b WHERE id = (SELECT "
+            "MAX(id) FROM benchmarks c WHERE c.host = b.host AND c.service = b.service)"
+        )
+        return [
+            {"host": h, "service": s, "measured_at": at, **json.loads(rec)}
+            for h, s, at, rec in rows
+        ]
+
     def save_calibration(self, record: dict[str, Any]) -> None:
         self._write(
             "INSERT INTO calibration (fitted_at, record) VALUES (?, ?)",

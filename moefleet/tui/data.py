@@ -8,7 +8,7 @@ without a terminal.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from moefleet.facts.model import GpuFacts
 from moefleet.probe import HostProbe
@@ -38,6 +38,7 @@ class FleetRow:
     health: str = "—"
     tokens_per_s: float | None = None
     gpu_temps: tuple[float, ...] = field(default=())
+    reached: bool = True
 
     @property
     def vram_fraction(self) -> float:
@@ -79,6 +80,10 @@ def _link(gpus: Sequence[GpuFacts]) -> str:
 def fleet_row(probe: HostProbe, groups: Iterable[str] = ()) -> FleetRow:
     """A row from the newest probe of one host."""
     facts = probe.facts
+    if facts is not None and facts.gpu_status not in ("ok", "none"):
+        gpu_text = f"GPU facts: {facts.gpu_status}"
+    else:
+        gpu_text = _gpu_summary(facts.gpus) if facts else "—"
     gpus = facts.gpus if facts else []
     used = [g.memory_used_mib for g in gpus if g.memory_used_mib is not None]
     total = [g.memory_total_mib for g in gpus if g.memory_total_mib is not None]
@@ -88,7 +93,7 @@ def fleet_row(probe: HostProbe, groups: Iterable[str] = ()) -> FleetRow:
         host=probe.host,
         status=probe.status,
         groups=tuple(groups),
-        gpus=_gpu_summary(gpus) if facts else "—",
+        gpus=gpu_text,
         vram_used_gib=sum(used) / 1024 if used else None,
         vram_total_gib=sum(total) / 1024 if total else None,
         temperature_c=max(temps) if temps else None,
@@ -97,8 +102,14 @@ def fleet_row(probe: HostProbe, groups: Iterable[str] = ()) -> FleetRow:
         throttling=any(_THROTTLE & set(g.throttle_reasons) for g in gpus),
         blocks=sum(1 for f in probe.findings if f.level == "block"),
         warns=sum(1 for f in probe.findings if f.level == "warn"),
+        reached=facts is not None,
         gpu_temps=temps,
     )
+
+
+def with_service(row: FleetRow, deployed: str, tokens_per_s: float | None) -> FleetRow:
+    """``row`` with what is deployed on the host and its last measured decode tokens/s."""
+    return replace(row, deployed=deployed, tokens_per_s=tokens_per_s)
 
 
 def fleet_rows(

@@ -9,7 +9,7 @@ from typing import Any
 from moefleet.inventory import Inventory
 from moefleet.probe import HostProbe
 from moefleet.state import StateStore
-from moefleet.tui.data import FleetRow, fleet_row
+from moefleet.tui.data import FleetRow, fleet_row, with_service
 
 SPARK = "▁▂▃▄▅▆▇█"
 HISTORY = 20
@@ -61,6 +61,7 @@ class StateSource:
             first = self._history is None
             if first:
                 self._history = state.temperature_history(HISTORY)
+            services = _services(state.deployments(), state.latest_benchmarks())
         history = self._history or {}
         for host, record in records.items():
             probe = HostProbe.model_validate_json(record)
@@ -71,7 +72,10 @@ class StateSource:
                     history[host] = [*history.get(host, []), max(temps)][-HISTORY:]
         for host in set(self._known) - set(ids):
             del self._known[host]
-        rows = tuple(self._known[h][2] for h in sorted(self._known))
+        rows = tuple(
+            with_service(self._known[h][2], *services[h]) if h in services else self._known[h][2]
+            for h in sorted(self._known)
+        )
         probes = {h: entry[1] for h, entry in self._known.items()}
         return Snapshot(rows, probes, {h: sparkline(v) for h, v in history.items()})
 
@@ -81,6 +85,22 @@ class StateSource:
         with StateStore(self.state_path) as state:
             probes = state.latest_probes(hosts)
         return plan_snapshot(probes, sorted(probes))
+
+
+def _services(
+    deployments: list[dict[str, Any]], benchmarks: list[dict[str, Any]]
+) -> dict[str, tuple[str, float | None]]:
+    """Per host: "model format" of what is deployed, and the last measured decode tok/s."""
+    measured = {
+        (b["host"], b["service"]): (b.get("measured") or {}).get("decode_tps") for b in benchmarks
+    }
+    out: dict[str, tuple[str, float | None]] = {}
+    for d in deployments:
+        label = f"{d.get('model')} {d.get('format')}"
+        previous = out.get(d["host"])
+        tps = measured.get((d["host"], d["service"]))
+        out[d["host"]] = (f"{previous[0]}, {label}" if previous else label, tps)
+    return out
 
 
 def plan_snapshot(

@@ -108,3 +108,27 @@ def explain_view(data: dict[str, Any]) -> RenderableType:
         rejected.add_row(entry["model"], entry["format"], entry["engine"], entry["reason"])
     notes = [Text(f"note: {n}", style="dim") for n in data["notes"]]
     return Group(ranked, rejected, *notes)
+
+
+def compact_explain(
+    data: dict[str, Any], alternatives: int = 8, rejections: int = 20
+) -> RenderableType:
+    """``explain_view`` for a narrow panel: one line per candidate, then the rejections."""
+    lines: list[RenderableType] = [
+        Text(f"{data['host']}: by {data['objective']} score", style="bold")
+    ]
+    for entry in data["ranked"][:alternatives]:
+        vram = " + ".join(f"{v:.1f}" for v in entry["vram_gib"]) or "—"
+        head = (
+            f"{entry['rank']}. {entry['option']} [{entry['mode']}] score {entry['score']:.2f}, "
+            f"{entry['decode_tps']:.0f} tok/s, VRAM {vram} GiB, RAM {entry['ram_gib']:.1f} GiB"
+        )
+        lines.append(Text(head, style="bold cyan" if entry["rank"] == 1 else ""))
+        if "why_not" in entry:
+            lines.append(Text(f"   why not: {entry['why_not']}", style="dim"))
+    if data["rejected"]:
+        lines.append(Text(f"rejected ({len(data['rejected'])}):", style="bold"))
+        for entry in data["rejected"][:rejections]:
+            lines.append(Text(f" {entry['model']} {entry['format']} ({entry['engine']}): "
+                              f"{entry['reason']}", style="dim"))  # fmt: skip
+    return Group(*lines)

@@ -84,7 +84,7 @@ class BenchmarksScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="bench")
     def action_refresh(self) -> None:
         with StateStore(self.state_path) as state:
-            records = state.benchmarks()
+            records = state.latest_benchmarks()
         self.post_message(BenchLoaded(latest_per_service(records)))
 
     def on_bench_loaded(self, message: BenchLoaded) -> None:

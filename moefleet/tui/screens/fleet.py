@@ -31,9 +31,9 @@ def _num(value: float | None, unit: str) -> str:
 
 
 #: Column labels and fixed widths (stable layout between refreshes).
-COLUMNS = (("host", 18), ("status", 9), ("GPUs", 20), ("VRAM", 17), ("temp", 5),
-           ("history", 10), ("power", 6), ("PCIe", 11), ("throttle", 8), ("findings", 8),
-           ("deployed", 16), ("health", 7), ("tok/s", 6))  # fmt: skip
+COLUMNS = (("host", 18), ("status", 17), ("GPUs", 18), ("VRAM", 17), ("temp", 5),
+           ("history", 8), ("power", 6), ("PCIe", 11), ("throttle", 8), ("findings", 8),
+           ("deployed", 14), ("health", 6), ("tok/s", 6))  # fmt: skip
 
 
 class SnapshotLoaded(Message):
@@ -113,6 +113,8 @@ class FleetScreen(Screen[None]):
         table.clear()
         for group, row in self.visible_rows():
             findings = f"{row.blocks}B {row.warns}W" if row.blocks or row.warns else "ok"
+            if not row.reached:
+                findings = "—"
             table.add_row(
                 f"{group}/{row.host}" if group else row.host, row.status, row.gpus, _bar(row),
                 _num(row.temperature_c, "°C"), self.snapshot.history.get(row.host, ""),

@@ -13,9 +13,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from moefleet.tui.source import StateSource
-from moefleet.views.plan import explain_view
+from moefleet.views.plan import compact_explain
 
-COLUMNS = (("host", 18), ("model", 22), ("quant", 9), ("engine", 9), ("mode", 14),
+COLUMNS = (("host", 16), ("model", 20), ("quant", 9), ("engine", 9), ("mode", 14),
            ("VRAM GiB", 14), ("RAM GiB", 8), ("decode", 7), ("prefill", 8))  # fmt: skip
 
 
@@ -87,4 +87,4 @@ class PlanScreen(Screen[None]):
         host = str(table.get_row_at(row)[0]).split(",")[0]
         explained = self.explained.get(host)
         why = self.query_one("#plan-why", Static)
-        why.update(explain_view(explained) if explained else f"{host}: nothing to explain")
+        why.update(compact_explain(explained) if explained else f"{host}: nothing to explain")
