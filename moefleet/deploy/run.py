@@ -96,7 +96,6 @@ def service_var(target: DeployTarget, api_key: str | None) -> dict[str, Any]:
         "name": spec.name,
         "backend": spec.backend,
         "files": files,
-        "model": _model_var(target.model, target.model_dest),
         "runtime": _runtime_var(target),
         "url": f"{spec.url}/health",
         "check": {
@@ -105,6 +104,8 @@ def service_var(target: DeployTarget, api_key: str | None) -> dict[str, Any]:
             "contains": "choices",
         },
     }
+    if target.model.fetched:
+        entry["model"] = _model_var(target.model, target.model_dest)
     if spec.backend == "process":
         entry["command"] = ["/bin/sh", f"{spec.workdir}/{spec.name}.sh"]
     if spec.api_key_file:

@@ -47,6 +47,14 @@ class ModelSource:
     path: str | None = None
     sha256: str | None = None
     size: int | None = None
+    hf_repo: str | None = None
+    """vLLM: a Hugging Face repo the server loads itself (nothing is fetched)"""
+    host_path: str | None = None
+    """vLLM: a model directory already on the host"""
+
+    @property
+    def fetched(self) -> bool:
+        return bool(self.url or self.path)
 
 
 @dataclass(frozen=True)
@@ -91,7 +99,10 @@ def _backend(host: Host, facts: HostFacts | None) -> Backend:
 def _model_source(host: Host, deployment: PlannedDeployment) -> ModelSource:
     sources: Mapping[str, Any] = host.vars.get("model_sources", {})
     entry = sources.get(f"{deployment.model}:{deployment.format}") or sources.get(deployment.model)
-    if not isinstance(entry, Mapping) or not (entry.get("url") or entry.get("path")):
+    keys = (
+        ("url", "path", "hf_repo", "host_path") if deployment.engine == "vllm" else ("url", "path")
+    )
+    if not isinstance(entry, Mapping) or not any(entry.get(k) for k in keys):
         raise DeployError(
             f"{host.name}: no source for {deployment.model} {deployment.format}",
             f'set vars.model_sources."{deployment.model}:{deployment.format}" = '
@@ -103,6 +114,8 @@ def _model_source(host: Host, deployment: PlannedDeployment) -> ModelSource:
         path=entry.get("path"),
         sha256=entry.get("sha256"),
         size=int(size) if size is not None else None,
+        hf_repo=entry.get("hf_repo"),
+        host_path=entry.get("host_path"),
     )
 
 
@@ -119,6 +132,19 @@ def _runtime(host: Host, facts: HostFacts | None, root: str) -> RuntimeSource:
     raise DeployError(
         f"{host.name}: no llama-server on the host and no runtime to install",
         'set vars.llama_runtime = { src = "/dir/with/llama-server" } or { path = "..." }',
+    )
+
+
+def _vllm_runtime(host: Host, facts: HostFacts | None) -> RuntimeSource:
+    runtime: Mapping[str, Any] = host.vars.get("vllm_runtime", {})
+    if runtime.get("path"):
+        return RuntimeSource(binary=str(runtime["path"]))
+    found = facts.runtimes.vllm if facts is not None else None
+    if found is not None and found.path:
+        return RuntimeSource(binary=found.path)
+    raise DeployError(
+        f"{host.name}: no vllm on the host",
+        'install vLLM (e.g. in a venv) and set vars.vllm_runtime = { path = ".../bin/vllm" }',
     )
 
 
@@ -158,8 +184,8 @@ def deploy_targets(
         if host is None:
             problems[deployment.host] = "in the plan but not in the inventory"
             continue
-        if deployment.engine != "llama.cpp" or len(deployment.hosts) > 1:
-            problems[host.name] = f"{deployment.engine} deployments are rendered but not run yet"
+        if len(deployment.hosts) > 1:
+            problems[host.name] = "multi-node (Ray) deployments are rendered but not run yet"
             continue
         try:
             index = replicas.get(host.name, 0)
@@ -184,16 +210,26 @@ def _target(
     name = service_name(deployment, index)
     key_file = f"{root}/secrets/{name}.key" if api_key else None
     source = _model_source(host, deployment)
-    model_path = _model_file(models_dir, deployment, source)
-    runtime = _runtime(host, facts, root)
+    if deployment.engine == "vllm":
+        model_path = (
+            source.hf_repo or source.host_path or _model_file(models_dir, deployment, source)
+        )
+        runtime = _vllm_runtime(host, facts)
+        args: tuple[str, ...] = (*deployment.flags, "--served-model-name", deployment.model)
+        env = {}
+    else:
+        model_path = _model_file(models_dir, deployment, source)
+        runtime = _runtime(host, facts, root)
+        args = llama_args(deployment, model_path, bind, port, key_file)
+        env = {"LD_LIBRARY_PATH": str(PurePosixPath(runtime.binary).parent)}
     service = ServiceSpec(
         name=name,
-        engine="llama.cpp",
+        engine=deployment.engine,
         backend=_backend(host, facts),
         binary=runtime.binary,
         model_path=model_path,
-        args=llama_args(deployment, model_path, bind, port, key_file),
-        env={"LD_LIBRARY_PATH": str(PurePosixPath(runtime.binary).parent)},
+        args=args,
+        env=env,
         bind_host=bind,
         port=port,
         api_key_file=key_file,

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from moefleet.deploy.planfile import PlanFileError, parse_plan, read_plan
+from moefleet.deploy.run import service_var
 from moefleet.deploy.targets import DeployError, deploy_targets
 from moefleet.inventory import load_inventory
 from moefleet.plan.demand import Demand
@@ -116,3 +117,38 @@ def test_unknown_backend_is_refused(tmp_path: Path) -> None:
     _, problems = deploy_targets(list(plan.deployment), _inventory(tmp_path, text).hosts, {}, None)
     assert "service_backend" in problems["gpu1"]
     assert DeployError.__doc__
+
+
+VLLM_INVENTORY = """
+[hosts.gpu2]
+address = "10.0.0.2"
+[hosts.gpu2.vars]
+moefleet_dir = "/srv/moefleet"
+service_backend = "systemd"
+serve_bind = "0.0.0.0"
+vllm_runtime = { path = "/opt/vllm/bin/vllm" }
+model_sources = { "qwen3-8b" = { hf_repo = "Qwen/Qwen3-8B-FP8" } }
+"""
+
+
+def test_vllm_deployment_renders_a_unit_without_fetching(tmp_path: Path) -> None:
+
+    cat = catalog()
+    nodes = [node("H100 SXM, 256GB", "gpu2")]
+    demand = Demand(replicas=(("qwen3-8b", 1),), fill_spare=False, engines=("vllm",))
+    data = plan_data(plan_fleet(nodes, list(cat.models.values()), cat.vllm_formats, demand))
+    plan = parse_plan(data, "test")
+    inventory = _inventory(tmp_path, VLLM_INVENTORY)
+    targets, problems = deploy_targets(list(plan.deployment), inventory.hosts, {}, "canary-key")
+    assert problems == {}
+    (target,) = targets
+    spec = target.service
+    assert spec.engine == "vllm" and spec.model_path == "Qwen/Qwen3-8B-FP8"
+    assert "--served-model-name" in spec.args and "--api-key" not in spec.args
+    entry = service_var(target, "canary-key")
+    assert "model" not in entry  # vLLM loads the repo itself
+    unit = next(f for f in entry["files"] if f["path"].endswith(".service"))
+    assert "vllm" in unit["content"] and "serve" in unit["content"]
+    assert all("canary-key" not in f["content"] for f in entry["files"] if not f["secret"])
+    key = next(f for f in entry["files"] if f["secret"])
+    assert key["mode"] == "0600" and key["path"] == spec.api_key_file
