@@ -19,6 +19,18 @@ from moefleet.inventory import Inventory, default_inventory, load_inventory
 from moefleet.state import default_state_path
 
 EXIT_OK, EXIT_ERROR, EXIT_HOSTS_FAILED = 0, 1, 2
+#: Options several commands share.
+inventory_option = click.option(
+    "-i",
+    "--inventory",
+    "inventory_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Inventory TOML (default: this machine).",
+)
+limit_option = click.option(
+    "--limit", default=None, help="Host pattern (names, groups, globs, !x, &y)."
+)
 stdout = Console()
 stderr = Console(stderr=True)
 

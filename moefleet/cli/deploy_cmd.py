@@ -9,21 +9,23 @@ from pathlib import Path
 import click
 from rich.text import Text
 
-from moefleet.cli.app import EXIT_HOSTS_FAILED, EXIT_OK, _inventory, cli, stderr, stdout
+from moefleet.cli.app import (
+    EXIT_HOSTS_FAILED,
+    EXIT_OK,
+    _inventory,
+    cli,
+    inventory_option,
+    limit_option,
+    stderr,
+    stdout,
+)
 from moefleet.inventory import select_hosts
 from moefleet.state import StateStore
 
 
 @cli.command()
-@click.option(
-    "-i",
-    "--inventory",
-    "inventory_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Inventory TOML (default: this machine).",
-)
-@click.option("--limit", default=None, help="Host pattern (names, groups, globs, !x, &y).")
+@inventory_option
+@limit_option
 @click.option(
     "--plan-file",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -125,15 +127,8 @@ def deploy(
 @click.argument(
     "playbook_path", metavar="PLAYBOOK", type=click.Path(path_type=Path, dir_okay=False)
 )
-@click.option(
-    "-i",
-    "--inventory",
-    "inventory_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Inventory TOML (default: this machine).",
-)
-@click.option("--limit", default=None, help="Host pattern (names, groups, globs, !x, &y).")
+@inventory_option
+@limit_option
 @click.option("--check", is_flag=True, help="Change nothing; report what would change.")
 @click.option("--diff", is_flag=True, help="Show unified diffs of changed files.")
 @click.option("--tags", default=None, help="Only tasks with these tags (comma-separated).")

@@ -9,7 +9,16 @@ from pathlib import Path
 import click
 from rich.text import Text
 
-from moefleet.cli.app import EXIT_HOSTS_FAILED, EXIT_OK, _inventory, cli, stderr, stdout
+from moefleet.cli.app import (
+    EXIT_HOSTS_FAILED,
+    EXIT_OK,
+    _inventory,
+    cli,
+    inventory_option,
+    limit_option,
+    stderr,
+    stdout,
+)
 from moefleet.errors import MoefleetError
 from moefleet.inventory import select_hosts
 from moefleet.plan.demand import OBJECTIVES
@@ -17,15 +26,8 @@ from moefleet.state import StateStore
 
 
 @cli.command()
-@click.option(
-    "-i",
-    "--inventory",
-    "inventory_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Inventory TOML (default: this machine).",
-)
-@click.option("--limit", default=None, help="Host pattern (names, groups, globs, !x, &y).")
+@inventory_option
+@limit_option
 @click.option(
     "--objective",
     type=click.Choice(OBJECTIVES),

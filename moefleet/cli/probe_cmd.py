@@ -9,7 +9,14 @@ from pathlib import Path
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from moefleet.cli.app import EXIT_HOSTS_FAILED, EXIT_OK, _inventory, cli, stderr, stdout
+from moefleet.cli.app import (
+    EXIT_HOSTS_FAILED,
+    EXIT_OK,
+    _inventory,
+    cli,
+    stderr,
+    stdout,
+)
 from moefleet.inventory import Host, select_hosts
 from moefleet.probe import HostProbe, ProbeOptions, gather_facts
 from moefleet.state import StateStore
