@@ -55,6 +55,10 @@ def _usage(payload: dict[str, Any], record: RequestRecord) -> None:
         record.prompt_tokens = int(prompt)
     if completion is not None:
         record.completion_tokens = int(completion)
+    if timings.get("predicted_per_second"):
+        record.server_decode_tps = float(timings["predicted_per_second"])
+    if timings.get("prompt_per_second"):
+        record.server_prefill_tps = float(timings["prompt_per_second"])
 
 
 def _has_text(payload: dict[str, Any]) -> bool:

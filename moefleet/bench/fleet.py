@@ -14,6 +14,7 @@ from dataclasses import asdict
 from typing import Any
 
 from moefleet.bench.client import LoadSpec
+from moefleet.bench.metrics import percentile
 from moefleet.bench.sweep import BenchRun, LevelResult, run_sweep
 from moefleet.bench.telemetry import TelemetrySampler
 from moefleet.bench.workload import Workload
@@ -34,12 +35,27 @@ FULL_GPU = {"gpu", "split", "tensor_parallel", "multi_node"}
 
 
 def measured_speed(run: BenchRun) -> tuple[float | None, float | None]:
-    """(decode tok/s of one sequence, prefill tok/s) from the lightest level."""
+    """(decode tok/s of one sequence, prefill tok/s) from the lightest level: the server's own
+    per-request timings when it reports them (llama-server), else 1 / median TPOT and input
+    tokens / median TTFT as seen by the client (streaming can batch chunks, so client-side
+    TPOT overstates the speed of very fast servers)."""
     if not run.levels:
         return None, None
-    metrics = run.levels[0].metrics
-    decode = 1.0 / metrics.tpot.p50 if metrics.tpot.p50 else None
-    prefill = run.workload.input_tokens / metrics.ttft.p50 if metrics.ttft.p50 else None
+    level = run.levels[0]
+    measured = [r for r in level.records if r.ok and not r.warmup]
+    decode_server = [r.server_decode_tps for r in measured if r.server_decode_tps]
+    prefill_server = [r.server_prefill_tps for r in measured if r.server_prefill_tps]
+    metrics = level.metrics
+    decode = (
+        percentile(decode_server, 50)
+        if decode_server
+        else (1.0 / metrics.tpot.p50 if metrics.tpot.p50 else None)
+    )
+    prefill = (
+        percentile(prefill_server, 50)
+        if prefill_server
+        else (run.workload.input_tokens / metrics.ttft.p50 if metrics.ttft.p50 else None)
+    )
     return decode, prefill
 
 

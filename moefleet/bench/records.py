@@ -22,6 +22,9 @@ class RequestRecord:
     prompt_tokens: int | None = None
     """from the server's ``usage`` / ``timings``, never from counting chunks"""
     completion_tokens: int | None = None
+    server_decode_tps: float | None = None
+    """the server's own decode speed for this request (llama-server ``timings``), if given"""
+    server_prefill_tps: float | None = None
     error: str | None = None
     warmup: bool = False
 

@@ -32,6 +32,7 @@ def test_concurrency_counts_tokens_from_usage(server) -> None:
     )
     assert len(records) == 14 and all(r.ok for r in records)
     assert all(r.completion_tokens == 24 and r.prompt_tokens == 48 for r in records)
+    assert all(r.server_decode_tps and r.server_prefill_tps for r in records)  # llama timings
     metrics = summarize(records)
     assert metrics.requests == 12 and metrics.completed == 12
     assert metrics.ttft.p50 is not None and metrics.tpot.p50 is not None

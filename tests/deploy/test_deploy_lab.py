@@ -178,20 +178,21 @@ def test_bench_report_calibrate_on_the_deployed_fleet(fleet) -> None:
     vs measured, calibrate (error down), and the next plan uses the correction."""
     _, work, inventory, _, key_file, _ = fleet
     assert _deploy(fleet).returncode == 2  # (the unreachable host) — the others converge
-    benched = _moefleet(
-        work, "bench", "-i", str(inventory), "--api-key-file", str(key_file),
-        "--concurrency", "1,2", "--requests", "6", "--warmup", "1",
-        "--input-tokens", "32", "--output-tokens", "16", "--json",
-    )  # fmt: skip
-    assert benched.returncode == 0, benched.stderr[-2000:]
-    runs = json.loads(benched.stdout)
-    assert len(runs) == len(HOSTS)
+    for _ in range(2):  # two runs per deployment: calibration is then judged out of sample
+        benched = _moefleet(
+            work, "bench", "-i", str(inventory), "--api-key-file", str(key_file),
+            "--concurrency", "1,2", "--requests", "6", "--warmup", "1",
+            "--input-tokens", "32", "--output-tokens", "16", "--json",
+        )  # fmt: skip
+        assert benched.returncode == 0, benched.stderr[-2000:]
+        assert len(json.loads(benched.stdout)) == len(HOSTS)
     report = json.loads(_moefleet(work, "report", "--json").stdout)
     assert {row["host"] for row in report} >= set(HOSTS)
     assert all(row["predicted_decode_tps"] and row["measured_decode_tps"] for row in report)
     calibrated = _moefleet(work, "calibrate", "--json")
     assert calibrated.returncode == 0, calibrated.stderr
     fit = json.loads(calibrated.stdout)
+    assert fit["method"] == "leave-one-out" and fit["runs"] == 2 * len(HOSTS)
     assert fit["error_after"] < fit["error_before"]
     replanned = json.loads(
         _moefleet(work, "plan", "-i", str(inventory), "--model", "qwen3-30b-a3b",
