@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from moefleet.bench.gate_host import truncated_kl
 from moefleet.errors import MoefleetError
 
 #: Prompts whose answer should be JSON (the gate's structured-output check).
@@ -111,6 +112,21 @@ def _top(entry: dict[str, Any]) -> dict[int, float]:
     return {int(t["id"]): float(t["logprob"]) for t in entry.get("top_logprobs", ())}
 
 
+def steps_document(steps: list[Step], n_probs: int) -> dict[str, Any]:
+    """The recorded reference, as the host-side gate (``gate_host.py``) reads it."""
+    return {
+        "n_probs": n_probs,
+        "steps": [
+            {
+                "prefix": list(s.prefix),
+                "token": s.token,
+                "top": {str(t): lp for t, lp in s.top.items()},
+            }
+            for s in steps
+        ],
+    }
+
+
 def reference_steps(
     url: str, prompts: Sequence[Sequence[int]], n_predict: int, n_probs: int, api_key: str | None
 ) -> list[Step]:
@@ -124,21 +140,6 @@ def reference_steps(
                 steps.append(Step(tuple(prefix), int(entry["id"]), _top(entry)))
                 prefix.append(int(entry["id"]))
     return steps
-
-
-def truncated_kl(reference: dict[int, float], candidate: dict[int, float]) -> float:
-    """KL(P || Q) over P's top tokens plus a rest bucket (see the module docstring)."""
-    if not candidate:
-        return math.inf
-    floor = min(candidate.values())
-    p = {t: math.exp(lp) for t, lp in reference.items()}
-    q = {t: math.exp(candidate.get(t, floor)) for t in reference}
-    kl = sum(p[t] * math.log(p[t] / q[t]) for t in p if p[t] > 0)
-    p_rest = max(0.0, 1.0 - sum(p.values()))
-    q_rest = max(1e-12, 1.0 - sum(q.values()))
-    if p_rest > 1e-12:
-        kl += p_rest * math.log(p_rest / q_rest)
-    return max(0.0, kl)
 
 
 def _json_valid(url: str, api_key: str | None, n_predict: int) -> float:

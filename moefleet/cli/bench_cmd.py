@@ -328,3 +328,40 @@ def audit(candidate: Path, reference: Path, threshold: float, top: int, as_json:
         stdout.print(table)
         stdout.print(f"{len(scores)} scored, {len(flagged)} below {threshold}")
     sys.exit(EXIT_HOSTS_FAILED if flagged else EXIT_OK)
+
+
+@cli.group()
+def gate() -> None:
+    """The quality gate: record a reference, judge candidates against it."""
+
+
+@gate.command("record")
+@click.option("--url", required=True, help="The reference server (a higher-precision deployment).")
+@click.option("--api-key-file", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.option("--prompts", type=click.IntRange(1), default=8, show_default=True)
+@click.option("--prompt-tokens", type=click.IntRange(1), default=16, show_default=True)
+@click.option("--n-predict", type=click.IntRange(1), default=16, show_default=True)
+@click.option("--n-probs", type=click.IntRange(1), default=10, show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True)
+def gate_record(
+    url: str,
+    api_key_file: Path | None,
+    prompts: int,
+    prompt_tokens: int,
+    n_predict: int,
+    n_probs: int,
+    output: Path,
+) -> None:
+    """Greedy-decode a fixed prompt set on the reference, keeping its top-N log-probabilities
+    at every step (for `moefleet deploy --quality-reference`)."""
+    import random  # noqa: PLC0415
+
+    from moefleet.bench.quality import reference_steps, steps_document  # noqa: PLC0415
+    from moefleet.bench.runner import read_api_key  # noqa: PLC0415
+
+    key = read_api_key(api_key_file) if api_key_file else None
+    rng = random.Random(0)  # noqa: S311 - a fixed prompt set, not a secret
+    prompt_set = [[rng.randint(10, 200) for _ in range(prompt_tokens)] for _ in range(prompts)]
+    steps = reference_steps(url, prompt_set, n_predict, n_probs, key)
+    output.write_text(json.dumps(steps_document(steps, n_probs)), encoding="utf-8")
+    stdout.print(f"{len(steps)} reference steps from {len(prompt_set)} prompts written to {output}")

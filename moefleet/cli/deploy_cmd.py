@@ -54,6 +54,26 @@ from moefleet.state import StateStore
     show_default=True,
     help="Seconds a server has to become healthy before it is rolled back.",
 )
+@click.option(
+    "--quality-reference",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="Gate every server on `moefleet gate record` output: fail = rollback.",
+)
+@click.option(
+    "--gate-fail-top1",
+    type=click.FloatRange(0, 1),
+    default=0.80,
+    show_default=True,
+    help="Quality gate: fail below this top-1 agreement.",
+)
+@click.option(
+    "--gate-fail-kl",
+    type=click.FloatRange(0),
+    default=0.15,
+    show_default=True,
+    help="Quality gate: fail above this mean truncated KL (nats).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.pass_obj
 def deploy(
@@ -66,6 +86,9 @@ def deploy(
     forks: int | None,
     api_key_file: Path | None,
     health_timeout: int,
+    quality_reference: Path | None,
+    gate_fail_top1: float,
+    gate_fail_kl: float,
     as_json: bool,
 ) -> None:
     """Bring every host to its planned inference server: runtime, model, config, service,
@@ -106,7 +129,15 @@ def deploy(
             inventory,
             {h: p.facts for h, p in probes.items()},
             DeployOptions(
-                check=check, diff=diff, limit=limit, forks=forks, health_timeout=health_timeout
+                check=check,
+                diff=diff,
+                limit=limit,
+                forks=forks,
+                health_timeout=health_timeout,
+                quality_reference=(
+                    quality_reference.read_text(encoding="utf-8") if quality_reference else None
+                ),
+                gate_limits=(gate_fail_top1, gate_fail_kl),
             ),
             state,
             api_key=api_key,

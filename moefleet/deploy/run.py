@@ -43,6 +43,10 @@ class DeployOptions:
     forks: int | None = None
     timeout: float = 600.0
     health_timeout: int = HEALTH_TIMEOUT_S
+    quality_reference: str | None = None
+    """``moefleet gate record`` output: each server is judged against it before it counts"""
+    gate_limits: tuple[float, float] = (0.80, 0.15)
+    """fail below this top-1 agreement, or above this mean truncated KL"""
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,26 @@ def _runtime_var(target: DeployTarget) -> dict[str, Any]:
     return {"binary": runtime.binary}
 
 
-def service_var(target: DeployTarget, api_key: str | None) -> dict[str, Any]:
+def _gate(spec: Any, options: DeployOptions, files: list[dict[str, Any]]) -> dict[str, Any]:
+    """Files and argv of the on-host quality gate for ``spec``."""
+    script = f"{spec.workdir}/{spec.name}.gate.py"
+    steps = f"{spec.workdir}/{spec.name}.gate.json"
+    source = resources.files("moefleet") / "bench" / "gate_host.py"
+    files.append({"path": script, "content": source.read_text(encoding="utf-8"), "mode": "0755",
+                  "secret": False})  # fmt: skip
+    files.append({"path": steps, "content": options.quality_reference, "mode": "0644",
+                  "secret": False})  # fmt: skip
+    top1, kl = options.gate_limits
+    argv = ["python3", script, "--url", spec.url, "--steps", steps, "--fail-top1", str(top1),
+            "--fail-kl", str(kl)]  # fmt: skip
+    if spec.api_key_file:
+        argv += ["--key-file", spec.api_key_file]
+    return {"argv": argv}
+
+
+def service_var(
+    target: DeployTarget, api_key: str | None, options: DeployOptions | None = None
+) -> dict[str, Any]:
     """One entry of the deploy playbook's ``services`` list."""
     spec = target.service
     files = [
@@ -106,6 +129,8 @@ def service_var(target: DeployTarget, api_key: str | None) -> dict[str, Any]:
     }
     if target.model.fetched:
         entry["model"] = _model_var(target.model, target.model_dest)
+    if options is not None and options.quality_reference and spec.engine == "llama.cpp":
+        entry["gate"] = _gate(spec, options, files)
     if spec.backend == "process":
         entry["command"] = ["/bin/sh", f"{spec.workdir}/{spec.name}.sh"]
     if spec.api_key_file:
@@ -131,7 +156,7 @@ def run_deploy(
     targets, problems = deploy_targets(deployments, inventory.hosts, facts, api_key)
     by_host: dict[str, list[dict[str, Any]]] = {}
     for target in targets:
-        by_host.setdefault(target.host, []).append(service_var(target, api_key))
+        by_host.setdefault(target.host, []).append(service_var(target, api_key, options))
     if not by_host:
         return DeployOutcome(None, tuple(targets), problems)
     host_vars = {

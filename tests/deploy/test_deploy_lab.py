@@ -19,6 +19,8 @@ import httpx
 import pytest
 import tomli_w
 
+from tests.llama.corrupt import corrupt_expert
+
 KEY = "sk-moefleet-canary-5b1d9e"
 HOSTS = ("rtx4090", "rtx3090-riser")
 BASE_PORT = 28300
@@ -202,3 +204,46 @@ def test_bench_report_calibrate_on_the_deployed_fleet(fleet) -> None:
     assert any("calibrated from" in r for r in reasons)
     for result in (benched,):
         assert KEY not in result.stdout + result.stderr
+
+
+def test_quality_gate_rolls_back_a_damaged_model(fleet, tiny_model) -> None:
+    """`--quality-reference`: a server whose answers drift from the reference (one expert
+    scrambled in every layer) fails the on-host gate and is rolled back; a faithful one passes."""
+    lab, work, inventory, _, key_file, home = fleet
+    assert _deploy(fleet).returncode == 2  # converged (the unreachable host aside)
+    reference = work / "reference.json"
+    recorded = _moefleet(
+        work, "gate", "record", "--url", f"http://127.0.0.1:{BASE_PORT}",
+        "--api-key-file", str(key_file), "--prompts", "6", "-o", str(reference),
+    )  # fmt: skip
+    assert recorded.returncode == 0, recorded.stderr
+    gate = ("--quality-reference", str(reference), "--gate-fail-top1", "0.95",
+            "--gate-fail-kl", "0.03")  # fmt: skip
+    faithful = _deploy(fleet, *gate)
+    assert "quality gate" in faithful.stderr and "rolled back" not in faithful.stderr
+    for host in HOSTS:
+        assert f"{host}" in faithful.stdout and "failed=0" in _recap_line(faithful.stdout, host)
+    damaged = work / "damaged-f16.gguf"
+    corrupt_expert(tiny_model("qwen3moe", "F16"), damaged, layer=0, expert=5)
+    for layer in (1, 2, 3):
+        corrupt_expert(damaged, damaged.with_suffix(".tmp"), layer=layer, expert=5)
+        damaged.with_suffix(".tmp").replace(damaged)
+    data = tomllib.loads(inventory.read_text())
+    data["hosts"][HOSTS[0]]["vars"]["model_sources"] = {"qwen3-30b-a3b": {"path": str(damaged)}}
+    bad_inventory = work / "inventory-damaged.toml"
+    bad_inventory.write_text(tomli_w.dumps(data))
+    _, _, _, plan_file, _, _ = fleet
+    bad = _moefleet(
+        work, "deploy", "-i", str(bad_inventory), "--plan-file", str(plan_file),
+        "--api-key-file", str(key_file), "--health-timeout", "60", *gate,
+    )  # fmt: skip
+    assert "rolled back" in bad.stdout + bad.stderr
+    assert "failed=1" in _recap_line(bad.stdout, HOSTS[0])
+    assert "failed=0" in _recap_line(bad.stdout, HOSTS[1])
+    assert _answers(BASE_PORT)["usage"]["completion_tokens"] == 4  # the faithful server
+    launcher = lab.run(HOSTS[0], f"cat {home}/moefleet/run/moefleet-qwen3-30b-a3b-0.sh").stdout
+    assert "damaged" not in launcher
+
+
+def _recap_line(output: str, host: str) -> str:
+    return next(line for line in output.splitlines() if line.split(":")[0].strip() == host)
