@@ -93,13 +93,8 @@ def deploy(
 ) -> None:
     """Bring every host to its planned inference server: runtime, model, config, service,
     then a health gate (health + a real completion) with rollback on failure."""
-    from moefleet import planning  # noqa: PLC0415 (keeps `moefleet probe` start-up lean)
     from moefleet.bench.runner import read_api_key  # noqa: PLC0415
-    from moefleet.catalog.load import load_catalog  # noqa: PLC0415
-    from moefleet.deploy.planfile import parse_plan, read_plan  # noqa: PLC0415
-    from moefleet.deploy.run import DeployOptions, run_deploy, summary  # noqa: PLC0415
-    from moefleet.plan.demand import Demand  # noqa: PLC0415
-    from moefleet.plan.report import plan_data  # noqa: PLC0415
+    from moefleet.deploy.run import DeployOptions, deploy_plan, run_deploy, summary  # noqa: PLC0415
     from moefleet.views.plan import plan_view  # noqa: PLC0415
     from moefleet.views.playbook import event_line, recap_text  # noqa: PLC0415
 
@@ -108,14 +103,7 @@ def deploy(
     api_key = read_api_key(api_key_file) if api_key_file else None
     with StateStore(obj["state_path"]) as state:
         probes = state.latest_probes(hosts)
-        if plan_file is not None:
-            plan = read_plan(plan_file)
-        else:
-            catalog = load_catalog()
-            made = planning.make_plan(
-                planning.nodes_from_probes(hosts, probes, catalog), catalog, Demand()
-            )
-            plan = parse_plan(plan_data(made), "the plan made now")
+        plan = deploy_plan(probes, hosts, plan_file)
         if check and not as_json:
             stdout.print(plan_view(plan.model_dump(mode="json", exclude_defaults=False)))
 

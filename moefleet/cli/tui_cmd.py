@@ -26,11 +26,36 @@ from moefleet.inventory import load_inventory
     show_default=True,
     help="Seconds between refreshes.",
 )
+@click.option(
+    "--api-key-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="For deploys started from the UI: the servers' API key file (0600).",
+)
+@click.option(
+    "--plan-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="For deploys started from the UI: a reviewed plan (default: plan now).",
+)
 @click.pass_obj
-def tui(obj: dict[str, Path], inventory_path: Path | None, interval: float) -> None:
-    """Watch the fleet live: hosts, GPUs, findings (read-only)."""
+def tui(
+    obj: dict[str, Path],
+    inventory_path: Path | None,
+    interval: float,
+    api_key_file: Path | None,
+    plan_file: Path | None,
+) -> None:
+    """Watch the fleet live: hosts, plan, rollouts, benchmarks. Read-only unless you start a
+    deploy from the rollouts screen (with -i), which asks first."""
+    from moefleet.bench.runner import read_api_key  # noqa: PLC0415
+    from moefleet.tui.actions import DeployRequest  # noqa: PLC0415
     from moefleet.tui.app import MoefleetApp  # noqa: PLC0415 (Textual loads only here)
     from moefleet.tui.source import StateSource  # noqa: PLC0415
 
     inventory = load_inventory(inventory_path) if inventory_path else None
-    MoefleetApp(StateSource(obj["state_path"], inventory), interval).run()
+    request = None
+    if inventory is not None:
+        key = read_api_key(api_key_file) if api_key_file else None
+        request = DeployRequest(inventory, key, plan_file)
+    MoefleetApp(StateSource(obj["state_path"], inventory), interval, request).run()

@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from moefleet.deploy.planfile import PlannedDeployment
+from moefleet.deploy.planfile import PlanFile, PlannedDeployment, parse_plan, read_plan
 from moefleet.deploy.targets import DeployTarget, ModelSource, deploy_targets
 from moefleet.facts.model import HostFacts
 from moefleet.inventory import Inventory
@@ -136,6 +136,24 @@ def service_var(
     if spec.api_key_file:
         entry["api_key_file"] = spec.api_key_file
     return entry
+
+
+def deploy_plan(
+    probes: Mapping[str, Any], hosts: list[str], plan_file: Path | None = None
+) -> PlanFile:
+    """The reviewed ``plan_file``, or a plan made now (balanced) from the stored facts."""
+    from moefleet import planning  # noqa: PLC0415 - planning pulls in the catalog
+    from moefleet.catalog.load import load_catalog  # noqa: PLC0415
+    from moefleet.plan.demand import Demand  # noqa: PLC0415
+    from moefleet.plan.report import plan_data  # noqa: PLC0415
+
+    if plan_file is not None:
+        return read_plan(plan_file)
+    catalog = load_catalog()
+    made = planning.make_plan(
+        planning.nodes_from_probes(hosts, dict(probes), catalog), catalog, Demand()
+    )
+    return parse_plan(plan_data(made), "the plan made now")
 
 
 def deploy_playbook_path() -> Path:

@@ -121,8 +121,9 @@ class _Run:
         try:
             transport = connect(host, self.connect_options)
         except TransportError as exc:
-            return TaskRecord(play.name, host.name, "connect", "connect",
-                              TaskResult("unreachable", exc.message))  # fmt: skip
+            result = TaskResult("unreachable", exc.message)
+            self.shared.journal.result(host.name, f"{play.name}: connect", result)
+            return TaskRecord(play.name, host.name, "connect", "connect", result)
         try:
             ctx = TaskContext(host.name, transport, self.options.check, self.options.diff,
                               self.options.timeout, Path(self.playbook.base_dir),

@@ -7,6 +7,7 @@ from typing import ClassVar
 from textual.app import App
 from textual.binding import Binding, BindingType
 
+from moefleet.tui.actions import DeployRequest
 from moefleet.tui.screens.fleet import FleetScreen
 from moefleet.tui.source import StateSource
 
@@ -15,8 +16,9 @@ moefleet tui — keys
   /        filter hosts            s / S   sort by the next column / reverse
   g        group by inventory group r       refresh now
   p        the plan                o       rollouts        b  benchmarks
+  m        maximize the panel      d       (rollouts) deploy the plan, after a yes
   enter    open the host           escape  back / clear the filter
-  ctrl+p   command palette          ?       this help      q  quit
+  ctrl+p   command palette (themes) ?       this help      q  quit
 """
 
 
@@ -34,19 +36,32 @@ class MoefleetApp(App[None]):
     #hosts { height: 1fr; }
     #journal { height: 12; }
     #bench-table { width: 3fr; }
+    #confirm { width: 70; height: auto; border: thick $error; padding: 1 2; background: $surface; }
+    ConfirmScreen { align: center middle; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),
+        Binding("m", "toggle_maximize", "Maximize", show=False),
     ]
 
-    def __init__(self, source: StateSource, interval: float = 2.0) -> None:
+    def __init__(
+        self, source: StateSource, interval: float = 2.0, deploy: DeployRequest | None = None
+    ) -> None:
         super().__init__()
         self.source = source
         self.interval = interval
+        self.deploy_request = deploy
 
     def on_mount(self) -> None:
         self.push_screen(FleetScreen(self.source, self.interval))
+
+    def action_toggle_maximize(self) -> None:
+        """Maximize the focused panel, or restore the layout."""
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+        elif self.focused is not None:
+            self.screen.maximize(self.focused)
 
     def action_help(self) -> None:
         self.notify(HELP, title="Keys", timeout=8)

@@ -14,3 +14,8 @@ from tests.llama.fixtures import (  # noqa: F401  (fixtures)
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     mark_llama_items(items)
+
+
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    return "asyncio"

@@ -18,7 +18,15 @@ from pathlib import Path
 import httpx
 import pytest
 import tomli_w
+from textual.widgets import DataTable, Log
 
+from moefleet.inventory import load_inventory
+from moefleet.state import StateStore
+from moefleet.tui.actions import DeployRequest
+from moefleet.tui.app import MoefleetApp
+from moefleet.tui.screens.confirm import ConfirmScreen
+from moefleet.tui.screens.rollout import RolloutScreen
+from moefleet.tui.source import StateSource
 from tests.llama.corrupt import corrupt_expert
 
 KEY = "sk-moefleet-canary-5b1d9e"
@@ -247,3 +255,45 @@ def test_quality_gate_rolls_back_a_damaged_model(fleet, tiny_model) -> None:
 
 def _recap_line(output: str, host: str) -> str:
     return next(line for line in output.splitlines() if line.split(":")[0].strip() == host)
+
+
+@pytest.mark.anyio
+async def test_deploy_from_the_tui_asks_then_follows_the_rollout(fleet) -> None:
+    """The rollout screen: `d` asks first (no changes on "n"), then deploys in a worker; the
+    per-host progress and the journal tail follow it live, and the key never shows."""
+    _, work, inventory_path, plan_file, _, _ = fleet
+    inventory = load_inventory(inventory_path)
+    request = DeployRequest(inventory, KEY, plan_file)
+    app = MoefleetApp(StateSource(work / "state.db", inventory), interval=0, deploy=request)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause()
+        await pilot.press("o")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, RolloutScreen)
+        with StateStore(work / "state.db") as state:
+            runs_before = len(state.runs(limit=1000))
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await pilot.pause()
+        await pilot.press("d")
+        await pilot.pause()
+        await pilot.press("y")
+        for _ in range(600):
+            await pilot.pause(0.2)
+            if screen.deploys_done:
+                break
+        assert screen.deploys_done == 1
+        screen.action_refresh()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        hosts = screen.query_one("#hosts", DataTable)
+        seen = {str(hosts.get_row_at(i)[0]) for i in range(hosts.row_count)}
+        assert set(HOSTS) <= seen and "unreachable" in seen
+        lines = "\n".join(str(line) for line in screen.query_one(Log).lines)
+        assert "health gate" in lines or "healthy" in lines
+        assert KEY not in lines
+    with StateStore(work / "state.db") as state:
+        assert len(state.runs(limit=1000)) == runs_before + 1  # "n" started nothing

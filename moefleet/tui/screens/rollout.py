@@ -15,7 +15,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Log
 
 from moefleet.state import JournalEntry, StateStore
+from moefleet.tui.actions import deploy_now
 from moefleet.tui.rollout_data import host_progress
+from moefleet.tui.screens.confirm import ConfirmScreen
 
 RUNS = (("run", 6), ("playbook", 30), ("status", 12), ("started", 26), ("finished", 26))
 HOSTS = (("host", 20), ("done", 6), ("changed", 8), ("failed", 7), ("now", 30), ("last", 12))
@@ -35,6 +37,7 @@ class RolloutScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("r", "refresh", "Refresh"),
+        Binding("d", "deploy", "Deploy…"),
     ]
 
     def __init__(self, state_path: Path, interval: float = 1.0) -> None:
@@ -43,6 +46,7 @@ class RolloutScreen(Screen[None]):
         self.interval = interval
         self.selected: int | None = None
         self.refreshes = 0
+        self.deploys_done = 0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -94,6 +98,35 @@ class RolloutScreen(Screen[None]):
                     f"{entry.at} {entry.host}: {entry.task} => {entry.status} {entry.message}"
                 )
         self.refreshes += 1
+
+    def action_deploy(self) -> None:
+        """Ask, then deploy the plan in a worker; the journal shows its progress live."""
+        request = getattr(self.app, "deploy_request", None)
+        if request is None:
+            self.notify("start `moefleet tui -i INVENTORY` to deploy from here", severity="warning")
+            return
+        count = len(request.inventory.hosts)
+        question = (
+            f"Deploy the plan to {count} host(s) of {request.inventory.source}? This changes hosts."
+        )
+        self.app.push_screen(ConfirmScreen(question), self._confirmed)
+
+    def _confirmed(self, yes: bool | None) -> None:
+        if yes:
+            self.selected = None  # follow the new run
+            self._deploy()
+
+    @work(thread=True, exclusive=True, group="deploy")
+    def _deploy(self) -> None:
+        request = self.app.deploy_request  # type: ignore[attr-defined]
+        outcome = deploy_now(self.state_path, request)
+        ok = outcome.report is not None and outcome.report.ok and not outcome.problems
+        self.app.call_from_thread(
+            self.notify,
+            "deploy finished" if ok else "deploy finished with failures: see the hosts table",
+            severity="information" if ok else "error",
+        )
+        self.deploys_done += 1
 
     @on(DataTable.RowSelected, "#runs")
     def _run_selected(self, event: DataTable.RowSelected) -> None:
