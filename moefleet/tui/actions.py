@@ -39,3 +39,28 @@ def deploy_now(
             api_key=request.api_key,
             on_event=on_event,
         )
+
+
+def bench_now(state_path: Path, request: DeployRequest, requests: int = 12) -> int:
+    """Benchmark every stored deployment on the inventory's hosts (concurrency 1 and 4) and
+    store the results; blocking — run it in a worker. Returns how many were measured."""
+    from moefleet.bench.client import LoadSpec  # noqa: PLC0415
+    from moefleet.bench.fleet import bench_deployment  # noqa: PLC0415
+    from moefleet.bench.workload import Workload  # noqa: PLC0415
+    from moefleet.transport import ConnectOptions  # noqa: PLC0415
+
+    levels = [LoadSpec(requests, concurrency=c, warmup=1) for c in (1, 4)]
+    options = ConnectOptions.from_settings(request.inventory.settings)
+    measured = 0
+    with StateStore(state_path) as state:
+        for deployment in state.deployments():
+            host = request.inventory.hosts.get(deployment["host"])
+            if host is None:
+                continue
+            workload = Workload(model=deployment["model"], input_tokens=64, output_tokens=32)
+            _, record = bench_deployment(
+                deployment, host, workload, levels, request.api_key, None, options
+            )
+            state.save_benchmark(deployment["host"], deployment["service"], record)
+            measured += 1
+    return measured

@@ -24,6 +24,7 @@ from moefleet.inventory import load_inventory
 from moefleet.state import StateStore
 from moefleet.tui.actions import DeployRequest
 from moefleet.tui.app import MoefleetApp
+from moefleet.tui.screens.benchmarks import BenchmarksScreen
 from moefleet.tui.screens.confirm import ConfirmScreen
 from moefleet.tui.screens.rollout import RolloutScreen
 from moefleet.tui.source import StateSource
@@ -297,3 +298,32 @@ async def test_deploy_from_the_tui_asks_then_follows_the_rollout(fleet) -> None:
         assert KEY not in lines
     with StateStore(work / "state.db") as state:
         assert len(state.runs(limit=1000)) == runs_before + 1  # "n" started nothing
+
+
+@pytest.mark.anyio
+async def test_bench_from_the_tui(fleet) -> None:
+    _, work, inventory_path, _, _, _ = fleet
+    assert _deploy(fleet).returncode == 2  # deployments recorded (the unreachable host aside)
+    inventory = load_inventory(inventory_path)
+    request = DeployRequest(inventory, KEY)
+    app = MoefleetApp(StateSource(work / "state.db", inventory), interval=0, deploy=request)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause()
+        await pilot.press("b")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, BenchmarksScreen)
+        await pilot.press("n")
+        await pilot.pause()
+        await pilot.press("y")
+        for _ in range(600):
+            await pilot.pause(0.2)
+            if screen.benches_done:
+                break
+        assert screen.benches_done == 1
+        for _ in range(50):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        table = screen.query_one(DataTable)
+        hosts = {str(table.get_row_at(i)[0]) for i in range(table.row_count)}
+        assert set(HOSTS) <= hosts

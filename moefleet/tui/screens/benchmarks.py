@@ -17,6 +17,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from moefleet.state import StateStore
+from moefleet.tui.actions import bench_now
+from moefleet.tui.screens.confirm import ConfirmScreen
 
 COLUMNS = (("host", 18), ("service", 26), ("model", 26), ("predicted", 10), ("measured", 9),
            ("error", 7), ("throttled", 9))  # fmt: skip
@@ -59,6 +61,7 @@ class BenchmarksScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("r", "refresh", "Refresh"),
+        Binding("n", "bench", "Bench now…"),
     ]
 
     def __init__(self, state_path: Path) -> None:
@@ -66,6 +69,7 @@ class BenchmarksScreen(Screen[None]):
         self.state_path = state_path
         self.records: list[dict[str, Any]] = []
         self.loaded = False
+        self.benches_done = 0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -102,6 +106,28 @@ class BenchmarksScreen(Screen[None]):
         self.loaded = True
         if self.records:
             self.query_one("#bench-chart", Static).update(level_chart(self.records[0]))
+
+    def action_bench(self) -> None:
+        """Ask, then benchmark every deployment in a worker and show the new results."""
+        request = getattr(self.app, "deploy_request", None)
+        if request is None:
+            self.notify(
+                "start `moefleet tui -i INVENTORY` to benchmark from here", severity="warning"
+            )
+            return
+        question = "Benchmark every deployment now? It loads the servers for a while."
+        self.app.push_screen(ConfirmScreen(question), self._confirmed)
+
+    def _confirmed(self, yes: bool | None) -> None:
+        if yes:
+            self._bench()
+
+    @work(thread=True, exclusive=True, group="bench-run")
+    def _bench(self) -> None:
+        count = bench_now(self.state_path, self.app.deploy_request)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self.notify, f"{count} deployment(s) benchmarked")
+        self.benches_done += 1
+        self.app.call_from_thread(self.action_refresh)
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
