@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,61 @@ async def test_rollout_and_benchmarks_screens(state_db: Path) -> None:
         table = app.screen.query_one(DataTable)
         row = [str(cell) for cell in table.get_row_at(0)]
         assert row[:2] == ["ws-3090", "moefleet-qwen3-8b-0"] and row[3:6] == ["60", "50", "+20%"]
+
+
+def _fixed_clock(db: Path) -> None:
+    """Rewrite the journal's and runs' timestamps to fixed values (deterministic snapshots)."""
+    with sqlite3.connect(db) as connection:
+        connection.execute(
+            "UPDATE runs SET started_at = '2026-11-29T08:00:00+00:00', "
+            "finished_at = '2026-11-29T08:01:00+00:00', pid = 1, hostname = 'ctl'"
+        )
+        connection.execute("UPDATE run_tasks SET at = '2026-11-29T08:00:30+00:00'")
+
+
+def _wait_for(attribute: str):  # type: ignore[no-untyped-def]
+    async def wait(pilot) -> None:  # type: ignore[no-untyped-def]
+        for _ in range(200):
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause()
+            if getattr(pilot.app.screen, attribute, 0):
+                break
+        await pilot.pause(0.1)
+        await pilot.pause()
+
+    return wait
+
+
+def test_rollout_snapshot(snap_compare, state_db: Path) -> None:
+    _journal(state_db)
+    _fixed_clock(state_db)
+
+    async def open_rollout(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause()
+        await pilot.press("o")
+        await _wait_for("refreshes")(pilot)
+
+    app = MoefleetApp(StateSource(state_db), interval=0)
+    assert snap_compare(app, terminal_size=(150, 40), run_before=open_rollout)
+
+
+def test_benchmarks_snapshot(snap_compare, state_db: Path) -> None:
+    _journal(state_db)
+
+    async def open_benchmarks(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause()
+        await pilot.press("b")
+        await _wait_for("loaded")(pilot)
+
+    app = MoefleetApp(StateSource(state_db), interval=0)
+    assert snap_compare(app, terminal_size=(150, 30), run_before=open_benchmarks)
+
+
+def test_plan_snapshot(snap_compare, state_db: Path) -> None:
+    async def open_plan(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause()
+        await pilot.press("p")
+        await _wait_for("loaded")(pilot)
+
+    app = MoefleetApp(StateSource(state_db), interval=0)
+    assert snap_compare(app, terminal_size=(170, 40), run_before=open_plan)
