@@ -38,6 +38,7 @@ class MoefleetApp(App[None]):
     #bench-table { width: 3fr; }
     #confirm { width: 70; height: auto; border: thick $error; padding: 1 2; background: $surface; }
     ConfirmScreen { align: center middle; }
+    #confirm Horizontal { height: auto; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),

@@ -37,6 +37,7 @@ def host_progress(entries: Sequence[JournalEntry]) -> list[HostProgress]:
         row.done += 1
         row.changed += entry.status == "changed"
         row.failed += entry.status in _BAD
-        row.last_status = entry.status
+        if entry.status != "skipped":  # a skipped task says nothing about the host
+            row.last_status = entry.status
         row.current = ""
     return sorted(hosts.values(), key=lambda r: (not r.troubled, r.host))
