@@ -144,6 +144,15 @@ class FleetRecords:
             for h, s, at, rec in rows
         ]
 
+    def host_journal(self, host: str, limit: int = 30) -> list[tuple[int, str, str, str, str]]:
+        """The newest task results of one host across runs: (run, task, status, message, at)."""
+        rows = self._read(
+            "SELECT run_id, task, status, message, at FROM run_tasks WHERE host = ? AND "
+            "phase = 'result' ORDER BY id DESC LIMIT ?",
+            (host, limit),
+        )
+        return [tuple(row) for row in rows]
+
     def save_calibration(self, record: dict[str, Any]) -> None:
         self._write(
             "INSERT INTO calibration (fitted_at, record) VALUES (?, ?)",

@@ -12,6 +12,7 @@ from moefleet.state import JournalEntry, StateStore
 from moefleet.tui.app import MoefleetApp
 from moefleet.tui.rollout_data import host_progress
 from moefleet.tui.screens.benchmarks import BenchmarksScreen
+from moefleet.tui.screens.host import HostScreen
 from moefleet.tui.screens.rollout import RolloutScreen
 from moefleet.tui.source import StateSource
 from tests.tui.test_fleet_screen import _ready
@@ -129,3 +130,21 @@ def test_plan_snapshot(snap_compare, state_db: Path) -> None:
 
     app = MoefleetApp(StateSource(state_db), interval=0)
     assert snap_compare(app, terminal_size=(170, 40), run_before=open_plan)
+
+
+@pytest.mark.anyio
+async def test_host_screen_shows_runs_and_benchmarks(state_db: Path) -> None:
+    _journal(state_db)
+    app = MoefleetApp(StateSource(state_db), interval=0)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await _ready(pilot)
+        app.screen.open_host("ws-3090")
+        for _ in range(100):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            if isinstance(app.screen, HostScreen):
+                text = app.screen.records_text
+                if "benchmarks" in text:
+                    break
+        assert isinstance(app.screen, HostScreen)
+        assert "measured 50 tok/s" in text and "config files: changed" in text

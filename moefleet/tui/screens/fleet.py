@@ -197,4 +197,4 @@ class FleetScreen(Screen[None]):
 
         probe = self.snapshot.probes.get(host)
         if probe is not None:
-            self.app.push_screen(HostScreen(probe))
+            self.app.push_screen(HostScreen(probe, self.source.state_path))
