@@ -84,7 +84,16 @@ class StateSource:
         hosts = list(self.inventory.hosts) if self.inventory else None
         with StateStore(self.state_path) as state:
             probes = state.latest_probes(hosts)
-        return plan_snapshot(probes, sorted(probes))
+            deployed = state.deployments()
+        data, explained = plan_snapshot(probes, sorted(probes))
+        current: dict[str, list[str]] = {}
+        for d in deployed:
+            current.setdefault(d["host"], []).append(f"{d.get('model')} {d.get('format')}")
+        for entry in data["deployment"]:
+            now = current.get(entry["hosts"][0], [])
+            planned = f"{entry['model']} {entry['format']}"
+            entry["change"] = "same" if planned in now else (f"from {now[0]}" if now else "new")
+        return data, explained
 
 
 def _services(

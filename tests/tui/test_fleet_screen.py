@@ -111,6 +111,8 @@ async def test_plan_screen_lists_deployments_and_explains(state_db: Path) -> Non
         table = screen.query_one(DataTable)
         hosts = {str(table.get_row_at(i)[0]) for i in range(table.row_count)}
         assert {"ws-3090", "lab-a6000", "dgx-h100"} <= hosts
+        # nothing is deployed in this state: every planned deployment is new
+        assert {str(table.get_row_at(i)[1]) for i in range(table.row_count)} == {"new"}
         # the CPU box was captured from lscpu alone (no GPU or RAM facts): not planned
         assert "cpu-box" not in hosts and "ws-3090" in screen.explained
         await pilot.press("escape")

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from moefleet.tui.source import StateSource
 from moefleet.views.plan import compact_explain
 
-COLUMNS = (("host", 16), ("model", 20), ("quant", 9), ("engine", 9), ("mode", 14),
+COLUMNS = (("host", 16), ("change", 18), ("model", 20), ("quant", 9), ("engine", 9), ("mode", 14),
            ("VRAM GiB", 14), ("RAM GiB", 8), ("decode", 7), ("prefill", 8))  # fmt: skip
 
 
@@ -70,7 +70,8 @@ class PlanScreen(Screen[None]):
         for entry in message.data["deployment"]:
             p = entry["predicted"]
             table.add_row(
-                ", ".join(entry["hosts"]), entry["model"], entry["format"], entry["engine"],
+                ", ".join(entry["hosts"]), entry.get("change", ""), entry["model"],
+                entry["format"], entry["engine"],
                 entry["mode"], " + ".join(f"{v:.1f}" for v in p["vram_gib"]) or "—",
                 f"{p['ram_gib']:.1f}", f"{p['decode_tps']:.0f}", f"{p['prefill_tps']:.0f}",
             )  # fmt: skip
