@@ -42,7 +42,8 @@ class LoadSpec:
             raise ValueError("give exactly one of concurrency or rate")
 
 
-def _headers(api_key: str | None) -> dict[str, str]:
+def auth_headers(api_key: str | None) -> dict[str, str]:
+    """The bearer header for ``api_key`` (none without a key)."""
     return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
@@ -120,7 +121,7 @@ async def run_load(
     records: list[RequestRecord] = []
     started = time.perf_counter()
     async with httpx.AsyncClient(
-        headers=_headers(api_key), limits=limits, timeout=timeout
+        headers=auth_headers(api_key), limits=limits, timeout=timeout
     ) as client:
 
         async def one(index: int, at: float) -> None:

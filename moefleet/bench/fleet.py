@@ -29,9 +29,8 @@ from moefleet.plan.calibration import (
     evaluate,
     fit,
 )
+from moefleet.plan.options import FULL_GPU_MODES
 from moefleet.transport import ConnectOptions, connect
-
-FULL_GPU = {"gpu", "split", "tensor_parallel", "multi_node"}
 
 
 def measured_speed(run: BenchRun) -> tuple[float | None, float | None]:
@@ -110,7 +109,7 @@ def observation(
         engine=record.get("engine") or "llama.cpp",
         device=device,
         moe=bool(model and model.is_moe),
-        offload=record.get("mode") not in FULL_GPU and bool(gpus),
+        offload=record.get("mode") not in FULL_GPU_MODES and bool(gpus),
     )
     return Observation(
         key,

@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from moefleet.bench.client import auth_headers
 from moefleet.bench.gate_host import truncated_kl
 from moefleet.errors import MoefleetError
 
@@ -80,10 +81,6 @@ class GateResult:
         return self.verdict != "fail"
 
 
-def _headers(api_key: str | None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
-
-
 def _complete(client: httpx.Client, url: str, body: dict[str, Any]) -> dict[str, Any]:
     try:
         response = client.post(f"{url}/completion", json=body)
@@ -132,7 +129,7 @@ def reference_steps(
 ) -> list[Step]:
     """Greedy-decode every prompt on the reference, keeping its top-N at each step."""
     steps: list[Step] = []
-    with httpx.Client(headers=_headers(api_key), timeout=120.0) as client:
+    with httpx.Client(headers=auth_headers(api_key), timeout=120.0) as client:
         for prompt in prompts:
             data = _complete(client, url, _greedy(n_probs, prompt, n_predict))
             prefix = list(prompt)
@@ -144,7 +141,7 @@ def reference_steps(
 
 def _json_valid(url: str, api_key: str | None, n_predict: int) -> float:
     valid = 0
-    with httpx.Client(headers=_headers(api_key), timeout=120.0) as client:
+    with httpx.Client(headers=auth_headers(api_key), timeout=120.0) as client:
         for prompt in JSON_PROMPTS:
             body = {"messages": [{"role": "user", "content": prompt}], "max_tokens": n_predict,
                     "temperature": 0.0}  # fmt: skip
@@ -177,7 +174,7 @@ def run_gate(
     if not steps:
         raise QualityError(f"{reference_url}: the reference produced no tokens")
     agree, kls = 0, []
-    with httpx.Client(headers=_headers(api_key), timeout=120.0) as client:
+    with httpx.Client(headers=auth_headers(api_key), timeout=120.0) as client:
         for step in steps:
             data = _complete(client, candidate_url, _greedy(n_probs, step.prefix, 1))
             probs = data.get("completion_probabilities") or [{}]

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
-from moefleet.bench.client import LoadSpec
+from moefleet.bench.client import LoadSpec, auth_headers
 from moefleet.bench.html import report_html
 from moefleet.bench.sweep import BenchRun, LevelResult, run_sweep, write_jsonl
 from moefleet.bench.workload import Workload
@@ -53,7 +53,7 @@ def read_api_key(path: Path) -> str:
 
 def first_model(url: str, api_key: str | None) -> str:
     """The first model the server lists at ``/v1/models``."""
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    headers = auth_headers(api_key)
     try:
         response = httpx.get(f"{url.rstrip('/')}/v1/models", headers=headers, timeout=10.0)
         response.raise_for_status()

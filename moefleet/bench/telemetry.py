@@ -15,17 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from moefleet.errors import MoefleetError, ParseError
+from moefleet.facts.model import SLOWDOWN_REASONS
 from moefleet.facts.nvsmi_csv import parse_nvsmi_csv
 from moefleet.transport.base import Transport
 
 FIELDS = (
     "index", "name", "temperature.gpu", "clocks.sm", "power.draw", "memory.used",
     "clocks_event_reasons.active",
-)  # fmt: skip
-#: Reasons that mean the GPU ran slower than it could (the probe's names).
-SLOWDOWNS = frozenset(
-    {"sw_thermal_slowdown", "hw_thermal_slowdown", "hw_slowdown", "hw_power_brake_slowdown",
-     "sw_power_cap"}
 )  # fmt: skip
 
 
@@ -43,7 +39,7 @@ class Sample:
 
     @property
     def slowed(self) -> bool:
-        return bool(SLOWDOWNS & set(self.reasons))
+        return bool(SLOWDOWN_REASONS & set(self.reasons))
 
 
 def query_command() -> str:

@@ -34,6 +34,14 @@ THROTTLE_REASONS = (
     "display_clock_setting",
 )
 
+#: Reasons that mean the GPU ran slower than it could (a thermal or power limit acting).
+SLOWDOWN_REASONS = frozenset(
+    {"sw_thermal_slowdown", "hw_thermal_slowdown", "hw_slowdown", "hw_power_brake_slowdown",
+     "sw_power_cap"}
+)  # fmt: skip
+#: The hardware and thermal ones (not the configured power cap): what the planner derates for.
+HARD_SLOWDOWN_REASONS = SLOWDOWN_REASONS - {"sw_power_cap"}
+
 #: PCIe transfer rate per lane (GT/s) for each generation, as lspci prints it.
 PCIE_GEN_BY_GTS = {2.5: 1, 5.0: 2, 8.0: 3, 16.0: 4, 32.0: 5, 64.0: 6}
 

@@ -15,10 +15,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from moefleet.plan.options import Option
+from moefleet.plan.options import FULL_GPU_MODES, Option
 from moefleet.plan.speed import Speed
-
-FULL_GPU = {"gpu", "split", "tensor_parallel", "multi_node"}
 
 
 @dataclass(frozen=True, order=True)
@@ -89,7 +87,7 @@ def key_for(option: Option, device: str) -> CalibrationKey:
         engine=option.engine,
         device=device if option.gpus else "cpu",
         moe=option.model.is_moe,
-        offload=option.mode not in FULL_GPU and bool(option.gpus),
+        offload=option.mode not in FULL_GPU_MODES and bool(option.gpus),
     )
 
 

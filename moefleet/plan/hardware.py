@@ -11,13 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from moefleet.catalog.model import GpuSpec
-from moefleet.facts.model import CpuFacts, GpuFacts, HostFacts
+from moefleet.facts.model import HARD_SLOWDOWN_REASONS, CpuFacts, GpuFacts, HostFacts
 
 MIB = 1024**2
 GIB = 1024**3
 #: PCIe usable GB/s per lane by generation (after line coding).
 PCIE_GBPS_PER_LANE = {1: 0.25, 2: 0.5, 3: 0.985, 4: 1.969, 5: 3.938, 6: 7.563}
-_THERMAL = {"sw_thermal_slowdown", "hw_thermal_slowdown", "hw_slowdown", "hw_power_brake_slowdown"}
 
 #: Peak RAM bandwidth per socket by CPU family (GB/s): channels x transfer rate x 8 bytes of
 #: the platform's usual memory (desktop 2 x DDR5-5600, HEDT 4 x DDR5-5200, workstation and
@@ -130,7 +129,7 @@ def plan_gpu(gpu: GpuFacts, spec: GpuSpec | None) -> tuple[Gpu, str | None]:
         bandwidth_gbs=spec.memory_bandwidth_gbs if spec else 300.0,
         fp16_tflops=spec.fp16_tflops if spec else 30.0,
         pcie_gbs=_pcie_gbs(gpu),
-        throttled=bool(set(gpu.throttle_reasons) & _THERMAL),
+        throttled=bool(set(gpu.throttle_reasons) & HARD_SLOWDOWN_REASONS),
         known=spec is not None,
         consumer="geforce" in gpu.name.lower(),
     ), note

@@ -22,7 +22,7 @@ from moefleet.plan.demand import Demand, EngineName
 from moefleet.plan.efficiency import Efficiency, for_engine
 from moefleet.plan.hardware import GIB, Node
 from moefleet.plan.llama_option import llama_option
-from moefleet.plan.options import NodeResult, Option, Rejection
+from moefleet.plan.options import FULL_GPU_MODES, NodeResult, Option, Rejection
 from moefleet.plan.quality import FORMAT_QUALITY, RISKY_ON_MOE, format_quality
 from moefleet.plan.quant_mix import DEFAULT_TYPE
 from moefleet.plan.vllm_option import vllm_option
@@ -34,7 +34,6 @@ BALANCED_SPEED_TARGET = 30.0
 #: used only when no preferred format runs the model without offload.
 PREFERRED_FLOOR = FORMAT_QUALITY["Q4_K_M"]
 _SIXTEEN_BIT = {"BF16", "F16"}
-_FULL_GPU = {"gpu", "split", "tensor_parallel"}
 
 
 def score(option: Option, demand: Demand) -> float:
@@ -144,15 +143,15 @@ def _best_format(
             rejections.append(result)
             continue
         sized.append(result)
-        if result.mode in _FULL_GPU:
+        if result.mode in FULL_GPU_MODES:
             break
     if not sized:
         return None, rejections
     # "Go up when room allows": a preferred format that fits without offload wins outright
     # (except for the quality objective, where the best format with offload competes too);
     # otherwise the best preferred format with offload competes with fallbacks that fit.
-    full = [o for o in sized if o.mode in _FULL_GPU]
-    offload = [o for o in sized if o.mode not in _FULL_GPU][:1]
+    full = [o for o in sized if o.mode in FULL_GPU_MODES]
+    offload = [o for o in sized if o.mode not in FULL_GPU_MODES][:1]
     preferred_full = [o for o in full if o.fmt in preferred]
     if demand.objective == "quality":
         preferred_full = []
@@ -172,7 +171,7 @@ def _best_format(
 
 
 def _why_format(best: Option, other: Option) -> str:
-    if best.mode in _FULL_GPU and other.mode not in _FULL_GPU:
+    if best.mode in FULL_GPU_MODES and other.mode not in FULL_GPU_MODES:
         return f"{best.fmt} fits without offload"
     if best.quality > other.quality:
         return "higher quality that fits"

@@ -9,6 +9,9 @@ from moefleet.plan.demand import EngineName
 from moefleet.plan.hardware import Node
 from moefleet.plan.speed import Speed
 
+#: Placements that keep every weight in VRAM (anything else offloads to RAM or runs on CPU).
+FULL_GPU_MODES = frozenset({"gpu", "split", "tensor_parallel", "multi_node"})
+
 
 @dataclass(frozen=True)
 class Option:

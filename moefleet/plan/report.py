@@ -7,9 +7,8 @@ from typing import Any
 from moefleet.plan.demand import Demand
 from moefleet.plan.fleet import Deployment, FleetPlan
 from moefleet.plan.hardware import GIB
-from moefleet.plan.options import NodeResult, Option, Rejection
+from moefleet.plan.options import FULL_GPU_MODES, NodeResult, Option, Rejection
 
-FULL_GPU = {"gpu", "split", "tensor_parallel", "multi_node"}
 PLAN_FORMAT_VERSION = 1
 
 
@@ -20,7 +19,7 @@ def why_lost(winner: Option, loser: Option, demand: Demand) -> str:
         causes.append(f"lower quality proxy {loser.quality:.1f} vs {winner.quality:.1f}")
     if loser.speed.decode_tps < winner.speed.decode_tps * 0.9:
         causes.append(f"slower {loser.speed.decode_tps:.0f} vs {winner.speed.decode_tps:.0f} tok/s")
-    if loser.mode not in FULL_GPU and winner.mode in FULL_GPU:
+    if loser.mode not in FULL_GPU_MODES and winner.mode in FULL_GPU_MODES:
         causes.append("needs offload")
     if loser.memory_bytes > winner.memory_bytes * 1.1:
         causes.append(

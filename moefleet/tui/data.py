@@ -10,12 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from moefleet.facts.model import GpuFacts
+from moefleet.facts.model import SLOWDOWN_REASONS, GpuFacts
 from moefleet.probe import HostProbe
 
 MIB = 1024**2
-_THROTTLE = {"sw_thermal_slowdown", "hw_thermal_slowdown", "hw_slowdown", "sw_power_cap",
-             "hw_power_brake_slowdown"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -99,7 +97,7 @@ def fleet_row(probe: HostProbe, groups: Iterable[str] = ()) -> FleetRow:
         temperature_c=max(temps) if temps else None,
         power_w=sum(power) if power else None,
         link=_link(gpus),
-        throttling=any(_THROTTLE & set(g.throttle_reasons) for g in gpus),
+        throttling=any(SLOWDOWN_REASONS & set(g.throttle_reasons) for g in gpus),
         blocks=sum(1 for f in probe.findings if f.level == "block"),
         warns=sum(1 for f in probe.findings if f.level == "warn"),
         reached=facts is not None,

@@ -29,6 +29,7 @@ from moefleet.tui.screens.confirm import ConfirmScreen
 from moefleet.tui.screens.rollout import RolloutScreen
 from moefleet.tui.source import StateSource
 from tests.llama.corrupt import corrupt_expert
+from tests.tui.pilot import settle
 
 KEY = "sk-moefleet-canary-5b1d9e"
 HOSTS = ("rtx4090", "rtx3090-riser")
@@ -282,10 +283,7 @@ async def test_deploy_from_the_tui_asks_then_follows_the_rollout(fleet) -> None:
         await pilot.press("d")
         await pilot.pause()
         await pilot.press("y")
-        for _ in range(600):
-            await pilot.pause(0.2)
-            if screen.deploys_done:
-                break
+        await settle(pilot, lambda: screen.deploys_done)
         assert screen.deploys_done == 1
         screen.action_refresh()
         await app.workers.wait_for_complete()
@@ -316,14 +314,9 @@ async def test_bench_from_the_tui(fleet) -> None:
         await pilot.press("n")
         await pilot.pause()
         await pilot.press("y")
-        for _ in range(600):
-            await pilot.pause(0.2)
-            if screen.benches_done:
-                break
+        await settle(pilot, lambda: screen.benches_done)
         assert screen.benches_done == 1
-        for _ in range(50):
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+        await settle(pilot, lambda: screen.query_one(DataTable).row_count >= len(HOSTS))
         table = screen.query_one(DataTable)
         hosts = {str(table.get_row_at(i)[0]) for i in range(table.row_count)}
         assert set(HOSTS) <= hosts

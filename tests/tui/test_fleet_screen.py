@@ -14,6 +14,7 @@ from moefleet.tui.screens.host import HostScreen
 from moefleet.tui.screens.plan import PlanScreen
 from moefleet.tui.source import StateSource
 from tests.tui.conftest import make_state
+from tests.tui.pilot import settle
 
 SIZE = (150, 30)
 
@@ -29,15 +30,15 @@ def _hosts(app: MoefleetApp) -> list[str]:
 
 async def _ready(pilot, refreshes: int = 1) -> None:  # type: ignore[no-untyped-def]
     """Until the fleet screen has drawn ``refreshes`` snapshots."""
-    for _ in range(200):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+
+    def refreshed() -> bool:
         screen = pilot.app.screen
-        if isinstance(screen, FleetScreen) and screen.refreshes >= refreshes:
-            await pilot.pause(0.1)  # let the table lay out its new column widths
-            await pilot.pause()
-            return
-    raise AssertionError("the fleet screen never refreshed")
+        return isinstance(screen, FleetScreen) and screen.refreshes >= refreshes
+
+    await settle(pilot, refreshed)
+    assert refreshed(), "the fleet screen never refreshed"
+    await pilot.pause(0.1)  # let the table lay out its new column widths
+    await pilot.pause()
 
 
 @pytest.mark.anyio
@@ -101,11 +102,7 @@ async def test_plan_screen_lists_deployments_and_explains(state_db: Path) -> Non
     async with app.run_test(size=(160, 40)) as pilot:
         await _ready(pilot)
         await pilot.press("p")
-        for _ in range(200):
-            await app.workers.wait_for_complete()
-            await pilot.pause()
-            if isinstance(app.screen, PlanScreen) and app.screen.loaded:
-                break
+        await settle(pilot, lambda: isinstance(app.screen, PlanScreen) and app.screen.loaded)
         screen = app.screen
         assert isinstance(screen, PlanScreen)
         table = screen.query_one(DataTable)

@@ -15,6 +15,7 @@ from moefleet.tui.screens.benchmarks import BenchmarksScreen
 from moefleet.tui.screens.host import HostScreen
 from moefleet.tui.screens.rollout import RolloutScreen
 from moefleet.tui.source import StateSource
+from tests.tui.pilot import settle
 from tests.tui.test_fleet_screen import _ready
 
 
@@ -53,22 +54,14 @@ async def test_rollout_and_benchmarks_screens(state_db: Path) -> None:
     async with app.run_test(size=(160, 45)) as pilot:
         await _ready(pilot)
         await pilot.press("o")
-        for _ in range(100):
-            await app.workers.wait_for_complete()
-            await pilot.pause()
-            if isinstance(app.screen, RolloutScreen) and app.screen.refreshes:
-                break
+        await settle(pilot, lambda: isinstance(app.screen, RolloutScreen) and app.screen.refreshes)
         hosts = app.screen.query_one("#hosts", DataTable)
         first = [str(hosts.get_row_at(i)[0]) for i in range(hosts.row_count)]
         assert first[0] == "lab-a6000" and set(first) == {"ws-3090", "lab-a6000", "dgx-h100"}
         assert str(hosts.get_row_at(first.index("dgx-h100"))[4]) == "health gate"
         await pilot.press("escape")
         await pilot.press("b")
-        for _ in range(100):
-            await app.workers.wait_for_complete()
-            await pilot.pause()
-            if isinstance(app.screen, BenchmarksScreen) and app.screen.loaded:
-                break
+        await settle(pilot, lambda: isinstance(app.screen, BenchmarksScreen) and app.screen.loaded)
         table = app.screen.query_one(DataTable)
         row = [str(cell) for cell in table.get_row_at(0)]
         assert row[:2] == ["ws-3090", "moefleet-qwen3-8b-0"] and row[3:6] == ["60", "50", "+20%"]
@@ -86,11 +79,7 @@ def _fixed_clock(db: Path) -> None:
 
 def _wait_for(attribute: str):  # type: ignore[no-untyped-def]
     async def wait(pilot) -> None:  # type: ignore[no-untyped-def]
-        for _ in range(200):
-            await pilot.app.workers.wait_for_complete()
-            await pilot.pause()
-            if getattr(pilot.app.screen, attribute, 0):
-                break
+        await settle(pilot, lambda: getattr(pilot.app.screen, attribute, 0))
         await pilot.pause(0.1)
         await pilot.pause()
 
@@ -139,12 +128,10 @@ async def test_host_screen_shows_runs_and_benchmarks(state_db: Path) -> None:
     async with app.run_test(size=(160, 50)) as pilot:
         await _ready(pilot)
         app.screen.open_host("ws-3090")
-        for _ in range(100):
-            await app.workers.wait_for_complete()
-            await pilot.pause()
-            if isinstance(app.screen, HostScreen):
-                text = app.screen.records_text
-                if "benchmarks" in text:
-                    break
+        await settle(
+            pilot,
+            lambda: isinstance(app.screen, HostScreen) and "benchmarks" in app.screen.records_text,
+        )
         assert isinstance(app.screen, HostScreen)
+        text = app.screen.records_text
         assert "measured 50 tok/s" in text and "config files: changed" in text
