@@ -18,12 +18,20 @@ Every process a lab host starts carries ``MOEFLEET_LAB_DIR=<lab dir>`` in its en
 (the sshd listeners, whose process titles overwrite it, are known by their ``-f`` path);
 ``stop`` and ``python -m tests.lab down`` kill them by that mark, since sshd puts each
 connection in a session of its own.
+
+A profile with ``user_systemd`` (root + namespaces only) also runs the login user's
+``systemd --user`` inside the host's namespace (``user-systemd.sh``), in cgroups delegated to
+that user (``moefleet-lab-HASH.NAME`` under the cgroup2 mount and the named v1 ``systemd``
+hierarchy), with ``XDG_RUNTIME_DIR=HOSTDIR/xdg`` set for SSH sessions; a tmpfs with an empty
+``/run/systemd/system`` there makes it believe it was booted with systemd. ``stop`` kills what
+is left in those cgroups and removes them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import os
 import pwd
@@ -48,6 +56,7 @@ from tests.lab import render
 from tests.lab.profiles import BROKEN_HOSTS, GPU_GROUPS, HostProfile, get_profile
 
 SSHD = "/usr/sbin/sshd"
+SYSTEMD = "/lib/systemd/systemd"
 LAB_USER = "moefleet-lab"
 MODELS_DIR = "/srv/moefleet-models"
 LOOPBACK = "127.0.0.1"
@@ -217,11 +226,60 @@ def kill_marked(workdir: Path, timeout: float = 5.0) -> int:
     return len(killed)
 
 
+def _cgroup_roots() -> list[Path]:
+    """The cgroup2 mount and, on a hybrid hierarchy, the named v1 ``systemd`` one."""
+    roots = []
+    for line in Path("/proc/self/mounts").read_text(encoding="utf-8").splitlines():
+        _dev, point, fstype, options, *_ = line.split()
+        if fstype == "cgroup2" or (fstype == "cgroup" and "name=systemd" in options.split(",")):
+            roots.append(Path(point))
+    return roots
+
+
+def _cgroup_prefix(workdir: Path) -> str:
+    return f"moefleet-lab-{hashlib.sha256(str(workdir).encode()).hexdigest()[:10]}."
+
+
+def _host_cgroups(workdir: Path, name: str) -> list[Path]:
+    """The cgroups delegated to host ``name``'s user manager, one per hierarchy."""
+    return [root / (_cgroup_prefix(workdir) + name) for root in _cgroup_roots()]
+
+
+def _delegate_cgroups(cgroups: list[Path], uid: int, gid: int) -> None:
+    for cgroup in cgroups:
+        cgroup.mkdir(exist_ok=True)
+        for path in (cgroup, *cgroup.iterdir()):  # the directory and its interface files
+            os.chown(path, uid, gid)
+
+
+def remove_cgroups(workdir: Path, timeout: float = 5.0) -> None:
+    """Kill every process left in the lab's user-manager cgroups, then remove them (leaves
+    first: a cgroup goes only once it has no processes and no children)."""
+    roots = [cg for root in _cgroup_roots() for cg in root.glob(_cgroup_prefix(workdir) + "*")]
+    deadline = time.monotonic() + timeout
+    for top in roots:
+        while top.exists():
+            for path, _dirs, _files in os.walk(top, topdown=False):
+                with contextlib.suppress(OSError):
+                    for pid in Path(path, "cgroup.procs").read_text().split():
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(int(pid), signal.SIGKILL)
+                with contextlib.suppress(OSError):
+                    os.rmdir(path)
+            if time.monotonic() > deadline:
+                raise LabError(f"cannot remove the lab's cgroup {top}")
+            if top.exists():
+                time.sleep(0.02)
+
+
 # --- one host's files ------------------------------------------------------------------------
 
 
-def _sshd_config(hostdir: Path, port: int, login: str, workdir: Path) -> str:
+def _sshd_config(
+    hostdir: Path, port: int, login: str, workdir: Path, user_systemd: bool = False
+) -> str:
     path = f"{hostdir}/bin:/usr/local/bin:/usr/bin:/bin"
+    runtime = f" XDG_RUNTIME_DIR={hostdir}/xdg" if user_systemd else ""
     return f"""# moefleet lab host {hostdir.name}
 ListenAddress {LOOPBACK}:{port}
 HostKey {hostdir}/ssh_host_ed25519_key
@@ -243,7 +301,7 @@ PrintMotd no
 PrintLastLog no
 X11Forwarding no
 Subsystem sftp internal-sftp
-SetEnv PATH={path} {MARK}={workdir} MOEFLEET_LAB_HOST={hostdir.name}
+SetEnv PATH={path} {MARK}={workdir} MOEFLEET_LAB_HOST={hostdir.name}{runtime}
 """
 
 
@@ -283,15 +341,44 @@ def _no_rexec() -> str:
     return "-r " if version and (int(version[1]), int(version[2])) < (9, 8) else ""
 
 
-def _start_sh(hostdir: Path, name: str, namespaces: bool) -> str:
+def _start_sh(hostdir: Path, name: str, namespaces: bool, user_systemd: bool = False) -> str:
     sshd = f"exec {SSHD} -D -e {_no_rexec()}-f {shlex.quote(str(hostdir / 'sshd_config'))}\n"
     if not namespaces:
         return f"#!/bin/sh\n# moefleet lab host {name} (no namespaces)\n{sshd}"
+    manager = ""
+    if user_systemd:  # systemd checks /run/systemd/system to believe it was booted with it
+        script, log = (
+            shlex.quote(str(hostdir / f)) for f in ("user-systemd.sh", "user-systemd.log")
+        )
+        manager = (
+            "mkdir -p /run/systemd\n"
+            "mount -t tmpfs -o mode=0755,size=1m moefleet-lab-systemd /run/systemd\n"
+            f"mkdir /run/systemd/system\n/bin/sh {script} > {log} 2>&1 < /dev/null &\n"
+        )
     return (
         f"#!/bin/sh\n# moefleet lab host {name}: run by unshare --mount --uts --propagation "
         "private\nset -e\n"
         f"echo {shlex.quote(name)} > /proc/sys/kernel/hostname\n"
-        f"mount -a -T {shlex.quote(str(hostdir / 'fstab'))}\n{sshd}"
+        f"mount -a -T {shlex.quote(str(hostdir / 'fstab'))}\n{manager}{sshd}"
+    )
+
+
+def _user_systemd_sh(
+    hostdir: Path, login: pwd.struct_passwd, cgroups: list[Path], workdir: Path
+) -> str:
+    """Moves itself into the host's delegated cgroups, then becomes the login user's manager."""
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": login.pw_dir, "USER": login.pw_name,
+        "LOGNAME": login.pw_name, "SHELL": login.pw_shell, "LANG": "C",
+        "XDG_RUNTIME_DIR": str(hostdir / "xdg"), "SYSTEMD_LOG_TARGET": "console",
+        MARK: str(workdir),
+    }  # fmt: skip
+    moves = "".join(f"echo $$ > {shlex.quote(str(cg / 'cgroup.procs'))}\n" for cg in cgroups)
+    setpriv = ["setpriv", f"--reuid={login.pw_uid}", f"--regid={login.pw_gid}", "--init-groups"]
+    words = [*setpriv, "--", "env", "-i", *(f"{k}={v}" for k, v in env.items()), SYSTEMD, "--user"]
+    return (
+        f"#!/bin/sh\n# moefleet lab host {hostdir.name}: systemd --user of {login.pw_name}\n"
+        f"set -e\n{moves}exec {shlex.join(words)}\n"
     )
 
 
@@ -365,11 +452,23 @@ def _write_host_files(
     hostdir: Path, profile: HostProfile, workdir: Path, *, port: int,
     login: pwd.struct_passwd, models_dir: str, namespaces: bool,
 ) -> None:  # fmt: skip
-    """Everything one host needs: sshd_config, start.sh, fstab, fake tools and their answers."""
+    """Everything one host needs: sshd_config, start.sh, fstab, fake tools and their answers
+    (and, with ``user_systemd``, the user manager's script, runtime dir and cgroups)."""
     for sub in ("bin", "answers", "proc", "home"):
         (hostdir / sub).mkdir(exist_ok=True)
-    (hostdir / "sshd_config").write_text(_sshd_config(hostdir, port, login.pw_name, workdir))
-    (hostdir / "start.sh").write_text(_start_sh(hostdir, profile.name, namespaces))
+    manager = profile.user_systemd
+    (hostdir / "sshd_config").write_text(
+        _sshd_config(hostdir, port, login.pw_name, workdir, manager)
+    )
+    (hostdir / "start.sh").write_text(_start_sh(hostdir, profile.name, namespaces, manager))
+    if manager:
+        cgroups = _host_cgroups(workdir, hostdir.name)
+        _delegate_cgroups(cgroups, login.pw_uid, login.pw_gid)
+        runtime = hostdir / "xdg"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        os.chown(runtime, login.pw_uid, login.pw_gid)
+        script = _user_systemd_sh(hostdir, login, cgroups, workdir)
+        (hostdir / "user-systemd.sh").write_text(script)
     (hostdir / "fstab").write_text(_fstab(hostdir, profile, login, models_dir))
     (hostdir / "proc" / "meminfo").write_text(render.meminfo(profile))
     (hostdir / "proc" / "cpuinfo").write_text(render.cpuinfo(profile.cpu))
@@ -492,6 +591,8 @@ class Lab:
             user = ensure_lab_user()
             _check_traversable(workdir, user.pw_uid)
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+        if any(p.user_systemd for p in profiles):
+            _check_user_systemd(mode)
         if mode == "namespaces":  # each host mounts its own tmpfs here
             Path(models_dir).mkdir(parents=True, exist_ok=True)
         else:  # one real directory, shared by all hosts
@@ -572,6 +673,7 @@ class Lab:
         for _attempt in range(3):
             while time.monotonic() < deadline:
                 if _banner(host.port):
+                    self._wait_user_manager(host, deadline)
                     return
                 assert host.process is not None
                 if host.process.poll() is not None:
@@ -584,6 +686,16 @@ class Lab:
             _set_port(host.dir, host.port)
             self._launch(host)
         raise LabError(f"lab host {host.name}: no free port after 3 attempts")
+
+    def _wait_user_manager(self, host: LabHost, deadline: float) -> None:
+        """With ``user_systemd``: until the manager's private socket (systemctl's) exists."""
+        if host.profile is None or not host.profile.user_systemd:
+            return
+        while not (host.dir / "xdg" / "systemd" / "private").exists():
+            if time.monotonic() >= deadline + READY_TIMEOUT:
+                log = (host.dir / "user-systemd.log").read_text(errors="replace")
+                raise LabError(f"lab host {host.name}: systemd --user did not start:\n{log}")
+            time.sleep(0.02)
 
     def _write_client_files(self) -> None:
         lines = []
@@ -618,6 +730,7 @@ class Lab:
             if host.reserved:
                 host.reserved.close()
         kill_marked(self.workdir)
+        remove_cgroups(self.workdir)
 
     def __enter__(self) -> Lab:
         return self
@@ -672,4 +785,16 @@ def _killpg(pid: int, sig: signal.Signals) -> None:
 def stop_lab_dir(workdir: Path) -> int:
     """Stop a lab started by another process (``python -m tests.lab down``); returns how many
     of its processes were still running."""
-    return kill_marked(workdir.resolve())
+    killed = kill_marked(workdir.resolve())
+    remove_cgroups(workdir.resolve())
+    return killed
+
+
+def _check_user_systemd(mode: Mode) -> None:
+    """A ``user_systemd`` host needs root, mount namespaces, systemd and cgroups to delegate."""
+    if mode != "namespaces":
+        raise LabError("user_systemd hosts need root and mount namespaces (unshare)")
+    if not Path(SYSTEMD).is_file():
+        raise LabError(f"{SYSTEMD} is missing: apt-get install -y systemd")
+    if not _cgroup_roots():
+        raise LabError("user_systemd hosts need a mounted cgroup2 (or name=systemd) hierarchy")

@@ -200,6 +200,8 @@ class HostProfile:
     """Has a BMC with an ASPEED VGA (rack servers)."""
     swap_total_kib: int = 8 * 1024 * 1024
     description: str = ""
+    user_systemd: bool = False
+    """Runs a ``systemd --user`` manager for the login user (root + namespaces only)."""
 
     @property
     def driver_major(self) -> int:
