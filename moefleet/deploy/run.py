@@ -27,6 +27,7 @@ from moefleet.inventory import Inventory
 from moefleet.playbook import RunOptions, load_playbook, run_playbook
 from moefleet.playbook.events import Event, RunReport
 from moefleet.render import render_service
+from moefleet.render.units import HOST_HOME
 from moefleet.state import StateStore
 from moefleet.transport import ConnectOptions
 
@@ -110,7 +111,7 @@ def service_var(
     spec = target.service
     files = [
         {"path": f.path, "content": f.content, "mode": f"{f.mode:04o}", "secret": f.secret}
-        for f in render_service(spec)
+        for f in render_service(spec, home=HOST_HOME)  # a user unit goes to ~/.config/...
     ]
     if spec.api_key_file and api_key is not None:
         files.append({"path": spec.api_key_file, "content": api_key + "\n", "mode": "0600",

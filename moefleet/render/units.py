@@ -13,6 +13,8 @@ from moefleet.render.filters import RenderError
 
 SYSTEM_UNIT_DIR = "/etc/systemd/system"
 USER_UNIT_DIR = ".config/systemd/user"  # under the home directory (systemd.unit(5) user paths)
+HOST_HOME = "~"
+"""``home`` meaning the login user's home on the host: the write tasks expand ``~/``."""
 # An env var whose name says it holds a credential makes its env file a secret.
 _SECRET_NAME = re.compile(r"(?i)(token|secret|passw|api_?key|credential|auth)")
 
@@ -52,7 +54,8 @@ def unit_file(program: Program, backend: Backend, home: str | None) -> RenderedF
     elif home is None:
         raise RenderError(f"{program.name}: a systemd --user unit needs the home directory")
     else:
-        directory = f"{_absolute(home, 'home').rstrip('/')}/{USER_UNIT_DIR}"
+        base = home if home == HOST_HOME else _absolute(home, "home").rstrip("/")
+        directory = f"{base}/{USER_UNIT_DIR}"
     content = render_template(
         "unit.service.j2",
         p=program,

@@ -352,7 +352,7 @@ def _start_sh(hostdir: Path, name: str, namespaces: bool, user_systemd: bool = F
         )
         manager = (
             "mkdir -p /run/systemd\n"
-            "mount -t tmpfs -o mode=0755,size=1m moefleet-lab-systemd /run/systemd\n"
+            "mount -t tmpfs -o mode=0755,size=64m moefleet-lab-systemd /run/systemd\n"
             f"mkdir /run/systemd/system\n/bin/sh {script} > {log} 2>&1 < /dev/null &\n"
         )
     return (

@@ -1,0 +1,175 @@
+"""`moefleet deploy` with ``service_backend = "systemd-user"`` against a real ``systemd --user``:
+a lab host whose login user runs its own user manager (tests/lab, ``user_systemd``) and a real
+llama-server on CPU. The unit lands in ~/.config/systemd/user and is started by the manager,
+which supervises the very process that listens; a second run changes nothing; a bad flag is
+rolled back to the previous unit, restarted by systemd; the key shows nowhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+import tomli_w
+
+from tests.lab.fleet import SYSTEMD, detect_mode
+from tests.lab.profiles import get_profile
+
+KEY = "sk-moefleet-canary-user-7c2e41"
+HOST = "rtx4090"
+PORT = 28500
+UNIT = "moefleet-qwen3-30b-a3b-0"
+USER_SYSTEMCTL = "systemctl --user --no-pager"
+
+
+def _require_user_systemd() -> None:
+    if detect_mode() != "namespaces":
+        pytest.skip("a user systemd lab host needs root and mount namespaces (unshare)")
+    if not Path(SYSTEMD).is_file():
+        if os.environ.get("CI"):  # .ci/run installs it
+            pytest.fail(f"{SYSTEMD} is missing in CI")
+        pytest.skip(f"{SYSTEMD} is missing: apt-get install -y systemd")
+
+
+def _moefleet(work: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, MOEFLEET_CATALOG=str(work / "no-user-catalog.toml"))
+    return subprocess.run(
+        [sys.executable, "-m", "moefleet", "--state", str(work / "state.db"), *args],
+        capture_output=True, text=True, timeout=timeout, check=False, env=env,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def fleet(make_lab_module, llama_bins, tiny_model, tmp_path_factory):
+    """One lab host with a user manager, probed, with systemd-user deploy vars and a plan."""
+    _require_user_systemd()
+    lab = make_lab_module([replace(get_profile(HOST), user_systemd=True)])
+    work = tmp_path_factory.mktemp("deploy-user")
+    home = lab.run(HOST, "echo $HOME").stdout.strip()
+    data = tomllib.loads(lab.inventory_path.read_text())
+    data["hosts"][HOST].setdefault("vars", {}).update(
+        moefleet_dir=f"{home}/moefleet", models_dir=f"{home}/models", serve_port=PORT,
+        service_backend="systemd-user",
+        model_sources={"qwen3-30b-a3b": {"path": str(tiny_model("qwen3moe", "Q8_0"))}},
+        llama_runtime={"src": str(llama_bins.server.parent)},
+    )  # fmt: skip
+    inventory = work / "inventory.toml"
+    inventory.write_text(tomli_w.dumps(data))
+    probe = _moefleet(work, "probe", "-i", str(inventory), "--json", "--timeout", "8")
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    plan_file = work / "plan.toml"
+    made = _moefleet(work, "plan", "-i", str(inventory), "--model", "qwen3-30b-a3b",
+                     "--engine", "llama.cpp", "-o", str(plan_file), "--json")  # fmt: skip
+    assert [d["hosts"] for d in json.loads(made.stdout)["deployment"]] == [[HOST]]
+    key_file = work / "api.key"
+    key_file.write_text(KEY + "\n")
+    key_file.chmod(0o600)
+    yield lab, work, inventory, plan_file, key_file, home
+    lab.run(HOST, f"{USER_SYSTEMCTL} stop {UNIT}", timeout=90)
+
+
+def _deploy(fleet, plan_file: Path | None = None, health_timeout: int = 60):
+    _, work, inventory, default_plan, key_file, _ = fleet
+    return _moefleet(
+        work, "deploy", "-i", str(inventory), "--plan-file", str(plan_file or default_plan),
+        "--api-key-file", str(key_file), "--health-timeout", str(health_timeout),
+    )  # fmt: skip
+
+
+def _answers() -> dict:
+    url = f"http://127.0.0.1:{PORT}"
+    assert httpx.get(f"{url}/health", timeout=10).status_code == 200
+    body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
+    assert httpx.post(f"{url}/v1/chat/completions", json=body, timeout=60).status_code == 401
+    headers = {"Authorization": f"Bearer {KEY}"}
+    answer = httpx.post(f"{url}/v1/chat/completions", json=body, headers=headers, timeout=60)
+    assert answer.status_code == 200
+    return answer.json()
+
+
+def _listener_pid(port: int) -> int:
+    """The pid of the process listening on 127.0.0.1:``port`` (from /proc, as root)."""
+    inodes = {
+        fields[9]
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+        if (fields := line.split())[1].endswith(f":{port:04X}") and fields[3] == "0A"
+    }
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        except OSError:
+            continue
+        if any(link == f"socket:[{inode}]" for link in links for inode in inodes):
+            return int(pid)
+    raise AssertionError(f"nothing listens on port {port}")
+
+
+def _systemctl(lab, *words: str) -> subprocess.CompletedProcess[str]:
+    return lab.run(HOST, f"{USER_SYSTEMCTL} {' '.join(words)}", timeout=60)
+
+
+def _supervised_by_the_user_manager(lab) -> int:
+    """The unit is active and its MainPID is the llama-server that listens; returns the pid."""
+    assert _systemctl(lab, "is-active", UNIT).stdout.strip() == "active"
+    main_pid = int(_systemctl(lab, "show", "-p", "MainPID", "--value", UNIT).stdout)
+    assert main_pid == _listener_pid(PORT)
+    assert Path(f"/proc/{main_pid}/exe").resolve().name == "llama-server"
+    return main_pid
+
+
+def _recap_changed(output: str) -> int:
+    line = next(x for x in output.splitlines() if x.split(":")[0].strip() == HOST)
+    return int(next(p for p in line.split() if p.startswith("changed=")).split("=")[1])
+
+
+def test_deploy_with_a_user_systemd_unit(fleet) -> None:
+    lab, work, _, plan_file, _, home = fleet
+    unit_path = f"{home}/.config/systemd/user/{UNIT}.service"
+    # 1. deploy: the unit is installed for the user manager, started, healthy and answering
+    first = _deploy(fleet)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert lab.run(HOST, f"test -f {unit_path}").returncode == 0
+    assert _systemctl(lab, "show", "-p", "FragmentPath", "--value", UNIT).stdout.strip() == (
+        unit_path
+    )
+    first_pid = _supervised_by_the_user_manager(lab)
+    assert _answers()["usage"]["completion_tokens"] == 4
+    # 2. a second run changes nothing (and restarts nothing)
+    second = _deploy(fleet)
+    assert second.returncode == 0 and _recap_changed(second.stdout) == 0, second.stdout
+    assert _supervised_by_the_user_manager(lab) == first_pid
+    # 3. a flag llama-server does not know: the gate fails, the previous unit comes back and
+    # systemd restarts the previous server
+    plan = tomllib.loads(plan_file.read_text())
+    plan["deployment"][0]["flags"] = [*plan["deployment"][0]["flags"], "--no-such-flag"]
+    broken_file = work / "broken.toml"
+    broken_file.write_text(tomli_w.dumps(plan))
+    broken = _deploy(fleet, plan_file=broken_file, health_timeout=20)
+    assert broken.returncode != 0 and "rolled back" in broken.stdout + broken.stderr
+    assert "--no-such-flag" not in lab.run(HOST, f"cat {unit_path}").stdout
+    assert "--no-such-flag" not in _systemctl(lab, "cat", UNIT).stdout  # reloaded, not stale
+    restarted = _supervised_by_the_user_manager(lab)
+    assert restarted != first_pid
+    assert _answers()["usage"]["completion_tokens"] == 4
+    # 4. the key is nowhere: CLI output, the unit as systemd shows it, the process list
+    shown = _systemctl(lab, "show", UNIT).stdout + _systemctl(lab, "cat", UNIT).stdout
+    assert "ExecStart=" in shown and "--api-key-file" in shown
+    processes = lab.run(HOST, "ps -eo args").stdout
+    assert "llama-server" in processes
+    for text in (first.stdout, first.stderr, broken.stdout, broken.stderr, shown, processes):
+        assert KEY not in text
+
+
+def test_installed_unit_passes_systemd_analyze_verify(fleet) -> None:
+    lab, _, _, _, _, home = fleet
+    assert _deploy(fleet).returncode == 0
+    verified = lab.run(
+        HOST, f"systemd-analyze --user verify --man=no {home}/.config/systemd/user/{UNIT}.service"
+    )
+    assert (verified.returncode, verified.stderr) == (0, ""), verified.stderr
