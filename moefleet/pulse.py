@@ -178,6 +178,7 @@ class Pulse:
     _failed: dict[str, tuple[float, HostPulse]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _busy: threading.Lock = field(default_factory=threading.Lock)
+    _closed: bool = False
 
     def step(self, services: Mapping[str, Sequence[ServiceCheck]] | None = None) -> list[HostPulse]:
         """One pulse of every host (in ``hosts`` order); [] when a step is already running."""
@@ -206,7 +207,10 @@ class Pulse:
             transport.close()
             raise
         with self._lock:
-            self._open[host.name] = transport
+            if self._closed:
+                transport.close()
+            else:
+                self._open[host.name] = transport
         self._failed.pop(host.name, None)
         return parse_pulse(host.name, result.stdout, time.time(), services)
 
@@ -222,6 +226,7 @@ class Pulse:
     def close(self) -> None:
         """Close every kept connection."""
         with self._lock:
+            self._closed = True
             transports, self._open = list(self._open.values()), {}
         for transport in transports:
             transport.close()

@@ -24,7 +24,13 @@ from moefleet.inventory import load_inventory
     type=click.FloatRange(0.2),
     default=2.0,
     show_default=True,
-    help="Seconds between refreshes.",
+    help="Seconds between refreshes (and pulses).",
+)
+@click.option(
+    "--pulse/--no-pulse",
+    default=True,
+    show_default=True,
+    help="With -i: look at every host each interval over SSH (live GPUs, server health).",
 )
 @click.option(
     "--api-key-file",
@@ -43,19 +49,27 @@ def tui(
     obj: dict[str, Path],
     inventory_path: Path | None,
     interval: float,
+    pulse: bool,
     api_key_file: Path | None,
     plan_file: Path | None,
 ) -> None:
-    """Watch the fleet live: hosts, plan, rollouts, benchmarks. Read-only unless you start a
-    deploy from the rollouts screen (with -i), which asks first."""
+    """Watch the fleet live: hosts, plan, rollouts, benchmarks. With -i, a light pulse over SSH
+    each interval brings live GPU values, per-GPU history and server health. Read-only unless
+    you start a deploy from the rollouts screen (with -i), which asks first."""
     from moefleet.bench.runner import read_api_key  # noqa: PLC0415
+    from moefleet.pulse import pulse_hosts  # noqa: PLC0415
+    from moefleet.transport import ConnectOptions  # noqa: PLC0415
     from moefleet.tui.actions import DeployRequest  # noqa: PLC0415
     from moefleet.tui.app import MoefleetApp  # noqa: PLC0415 (Textual loads only here)
     from moefleet.tui.source import StateSource  # noqa: PLC0415
 
     inventory = load_inventory(inventory_path) if inventory_path else None
-    request = None
+    request = beat = None
     if inventory is not None:
         key = read_api_key(api_key_file) if api_key_file else None
         request = DeployRequest(inventory, key, plan_file)
-    MoefleetApp(StateSource(obj["state_path"], inventory), interval, request).run()
+        if pulse:
+            options = ConnectOptions.from_settings(inventory.settings)
+            hosts = list(inventory.hosts.values())
+            beat = pulse_hosts(hosts, options, forks=inventory.settings.forks)
+    MoefleetApp(StateSource(obj["state_path"], inventory), interval, request, beat).run()

@@ -1,14 +1,21 @@
-"""The Textual application: screens, bindings, help. Read-only by default."""
+"""The Textual application: screens, bindings, help, and the pulse (a worker that looks at
+every inventory host each interval and posts what it saw). Read-only by default."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.message import Message
 
+from moefleet.errors import MoefleetError
+from moefleet.pulse import HostPulse, Pulse
 from moefleet.tui.actions import DeployRequest
+from moefleet.tui.pulse_history import PulseHistory
 from moefleet.tui.screens.fleet import FleetScreen
+from moefleet.tui.screens.host import HostScreen
 from moefleet.tui.source import StateSource
 
 HELP = """\
@@ -20,6 +27,14 @@ moefleet tui — keys
   enter    open the host           escape  back / clear the filter
   ctrl+p   command palette (themes) ?       this help      q  quit
 """
+
+
+class PulseArrived(Message):
+    """One pulse step finished in the worker."""
+
+    def __init__(self, pulses: list[HostPulse]) -> None:
+        super().__init__()
+        self.pulses = pulses
 
 
 class MoefleetApp(App[None]):
@@ -47,15 +62,49 @@ class MoefleetApp(App[None]):
     ]
 
     def __init__(
-        self, source: StateSource, interval: float = 2.0, deploy: DeployRequest | None = None
+        self,
+        source: StateSource,
+        interval: float = 2.0,
+        deploy: DeployRequest | None = None,
+        pulse: Pulse | None = None,
     ) -> None:
         super().__init__()
         self.source = source
         self.interval = interval
         self.deploy_request = deploy
+        self.pulse = pulse
+        self.pulse_history = PulseHistory() if pulse is not None else None
 
     def on_mount(self) -> None:
-        self.push_screen(FleetScreen(self.source, self.interval))
+        self.push_screen(FleetScreen(self.source, self.interval, self.pulse_history))
+        if self.pulse is not None:
+            self.pulse_now()
+            if self.interval > 0:
+                self.set_interval(self.interval, self.pulse_now)
+
+    def on_unmount(self) -> None:
+        if self.pulse is not None:
+            self.pulse.close()
+
+    @work(thread=True, group="pulse")
+    def pulse_now(self) -> None:
+        """One pulse step in a worker thread (skipped while the previous one still runs)."""
+        assert self.pulse is not None
+        try:
+            checks = self.source.service_checks()
+        except MoefleetError:  # no readable state: pulse the GPUs, ask no server
+            checks = {}
+        pulses = self.pulse.step(checks)
+        if pulses:
+            self.post_message(PulseArrived(pulses))
+
+    def on_pulse_arrived(self, message: PulseArrived) -> None:
+        if self.pulse_history is None:
+            return
+        self.pulse_history.add(message.pulses)
+        for screen in self.screen_stack:
+            if isinstance(screen, FleetScreen | HostScreen):
+                screen.pulse_updated()
 
     def action_toggle_maximize(self) -> None:
         """Maximize the focused panel, or restore the layout."""

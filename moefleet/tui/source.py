@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from moefleet.inventory import Inventory
 from moefleet.probe import HostProbe
+from moefleet.pulse import ServiceCheck
 from moefleet.state import StateStore
 from moefleet.tui.data import FleetRow, fleet_row, with_service
 
@@ -26,11 +27,13 @@ def sparkline(values: list[float]) -> str:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One refresh: rows, the probes they came from and temperature history per host."""
+    """One refresh: rows, the probes they came from, temperature history per host, and what
+    is deployed per host (also on hosts without a stored probe)."""
 
     rows: tuple[FleetRow, ...]
     probes: dict[str, HostProbe]
     history: dict[str, str]
+    services: dict[str, tuple[str, float | None]] = field(default_factory=dict)
 
 
 class StateSource:
@@ -46,14 +49,15 @@ class StateSource:
         self._known: dict[str, tuple[int, HostProbe, FleetRow]] = {}
         self._history: dict[str, list[float]] | None = None
 
-    def _groups(self) -> dict[str, list[str]]:
+    def groups(self) -> dict[str, list[str]]:
+        """Each inventory host's groups (none without an inventory)."""
         if self.inventory is None:
             return {}
         return {name: list(host.groups) for name, host in self.inventory.hosts.items()}
 
     def load(self) -> Snapshot:
         hosts = list(self.inventory.hosts) if self.inventory else None
-        groups = self._groups()
+        groups = self.groups()
         with StateStore(self.state_path) as state:
             ids = state.latest_probe_ids(hosts)
             stale = [i for h, i in ids.items() if h not in self._known or self._known[h][0] != i]
@@ -77,7 +81,18 @@ class StateSource:
             for h in sorted(self._known)
         )
         probes = {h: entry[1] for h, entry in self._known.items()}
-        return Snapshot(rows, probes, {h: sparkline(v) for h, v in history.items()})
+        spark = {h: sparkline(v) for h, v in history.items()}
+        return Snapshot(rows, probes, spark, services)
+
+    def service_checks(self) -> dict[str, tuple[ServiceCheck, ...]]:
+        """Per host, the deployed servers whose ``/health`` the pulse asks."""
+        with StateStore(self.state_path) as state:
+            deployed = state.deployments()
+        checks: dict[str, list[ServiceCheck]] = {}
+        for d in deployed:
+            if d.get("url"):
+                checks.setdefault(d["host"], []).append(ServiceCheck(d["service"], str(d["url"])))
+        return {host: tuple(found) for host, found in checks.items()}
 
     def plan(self) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         """The planner's proposal for the hosts with stored facts."""

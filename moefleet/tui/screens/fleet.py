@@ -1,4 +1,5 @@
-"""The fleet: one row per host, sortable, filterable, grouped, refreshed in a worker."""
+"""The fleet: one row per host, sortable, filterable, grouped, refreshed in a worker from the
+state store, and brought up to date by the pulse (live values, history, health) when it runs."""
 
 from __future__ import annotations
 
@@ -13,9 +14,13 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from moefleet.tui.data import SORT_KEYS, FleetRow, filter_rows, group_rows, sort_rows
-from moefleet.tui.source import Snapshot, StateSource
+from moefleet.tui.pulse_history import PulseHistory
+from moefleet.tui.pulse_rows import pulse_row, with_pulse
+from moefleet.tui.source import Snapshot, StateSource, sparkline
 
 BAR = 8
+#: Pulses in the history column (the hottest GPU at each).
+SPARK_WIDTH = 12
 
 
 def _bar(row: FleetRow) -> str:
@@ -32,8 +37,8 @@ def _num(value: float | None, unit: str) -> str:
 
 #: Column labels and fixed widths (stable layout between refreshes).
 COLUMNS = (("host", 18), ("status", 17), ("GPUs", 18), ("VRAM", 17), ("temp", 5),
-           ("history", 8), ("power", 6), ("PCIe", 11), ("throttle", 8), ("findings", 8),
-           ("deployed", 14), ("health", 6), ("tok/s", 6))  # fmt: skip
+           ("history", SPARK_WIDTH), ("power", 6), ("PCIe", 11), ("throttle", 8),
+           ("findings", 8), ("deployed", 14), ("health", 7), ("tok/s", 6))  # fmt: skip
 
 
 class SnapshotLoaded(Message):
@@ -61,10 +66,13 @@ class FleetScreen(Screen[None]):
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
-    def __init__(self, source: StateSource, interval: float = 2.0) -> None:
+    def __init__(
+        self, source: StateSource, interval: float = 2.0, pulses: PulseHistory | None = None
+    ) -> None:
         super().__init__()
         self.source = source
         self.interval = interval
+        self.pulses = pulses
         self.snapshot = Snapshot((), {}, {})
         self.sort_key = "host"
         self.reverse = False
@@ -99,9 +107,39 @@ class FleetScreen(Screen[None]):
         self.redraw()
         self.refreshes += 1
 
-    def visible_rows(self) -> list[tuple[str, FleetRow]]:
+    def pulse_updated(self) -> None:
+        """A pulse arrived: redraw with its values."""
+        self.redraw()
+
+    def live_rows(self) -> list[FleetRow]:
+        """The stored rows with the pulse's live values, plus hosts only the pulse knows."""
+        snapshot, pulses = self.snapshot, self.pulses
+        if pulses is None or not pulses.latest:
+            return list(snapshot.rows)
+        rows = []
+        for row in snapshot.rows:
+            probe = snapshot.probes.get(row.host)
+            at = probe.probed_at.timestamp() if probe else None
+            latest, good = pulses.latest.get(row.host), pulses.last_good.get(row.host)
+            rows.append(with_pulse(row, latest, good, at))
+        groups = self.source.groups()
+        for host in sorted(set(pulses.latest) - {r.host for r in snapshot.rows}):
+            deployed = snapshot.services.get(host, ("—", None))[0]
+            good = pulses.last_good.get(host)
+            rows.append(pulse_row(pulses.latest[host], good, groups.get(host, ()), deployed))
+        return rows
+
+    def _history(self, host: str) -> str:
+        live = self.pulses.hottest(host) if self.pulses is not None else []
+        if live:
+            return sparkline(live[-SPARK_WIDTH:])
+        return self.snapshot.history.get(host, "")
+
+    def visible_rows(self, rows: list[FleetRow] | None = None) -> list[tuple[str, FleetRow]]:
         rows = sort_rows(
-            filter_rows(self.snapshot.rows, self.filter_text), self.sort_key, self.reverse
+            filter_rows(self.live_rows() if rows is None else rows, self.filter_text),
+            self.sort_key,
+            self.reverse,
         )
         if not self.grouped:
             return [("", r) for r in rows]
@@ -111,27 +149,37 @@ class FleetScreen(Screen[None]):
         table = self.query_one(DataTable)
         cursor = table.cursor_row
         table.clear()
-        for group, row in self.visible_rows():
+        rows = self.live_rows()
+        for group, row in self.visible_rows(rows):
             findings = f"{row.blocks}B {row.warns}W" if row.blocks or row.warns else "ok"
             if not row.reached:
                 findings = "—"
             table.add_row(
                 f"{group}/{row.host}" if group else row.host, row.status, row.gpus, _bar(row),
-                _num(row.temperature_c, "°C"), self.snapshot.history.get(row.host, ""),
+                _num(row.temperature_c, "°C"), self._history(row.host),
                 _num(row.power_w, "W"), row.link, "yes" if row.throttling else "", findings,
                 row.deployed, row.health, _num(row.tokens_per_s, ""), key=f"{group}/{row.host}",
             )  # fmt: skip
         if table.row_count:
             table.move_cursor(row=min(cursor, table.row_count - 1))
-        rows = self.snapshot.rows
         blocked = sum(1 for r in rows if r.blocks)
         parts = [f"{len(rows)} hosts", f"{blocked} blocked", f"sort: {self.sort_key}"]
+        if self.pulses is not None:
+            parts.insert(2, self._pulse_summary(rows))
         parts[-1] += " ↓" if self.reverse else ""
         if self.filter_text:
             parts.append(f"filter: {self.filter_text}")
         if self.grouped:
             parts.append("grouped")
         self.query_one("#fleet-summary", Static).update(" · ".join(parts))
+
+    def _pulse_summary(self, rows: list[FleetRow]) -> str:
+        pulses = self.pulses
+        if pulses is None or not pulses.pulses:
+            return "pulse: waiting"
+        failed = sum(1 for p in pulses.latest.values() if not p.ok)
+        down = sum(1 for r in rows if r.health == "down")
+        return f"pulse #{pulses.pulses}: {failed} not answering, {down} with a server down"
 
     def action_sort(self) -> None:
         self.sort_key = SORT_KEYS[(SORT_KEYS.index(self.sort_key) + 1) % len(SORT_KEYS)]
@@ -196,5 +244,6 @@ class FleetScreen(Screen[None]):
         from moefleet.tui.screens.host import HostScreen  # noqa: PLC0415 - avoids a cycle
 
         probe = self.snapshot.probes.get(host)
-        if probe is not None:
-            self.app.push_screen(HostScreen(probe, self.source.state_path))
+        if probe is not None or (self.pulses is not None and host in self.pulses.latest):
+            path = self.source.state_path
+            self.app.push_screen(HostScreen(probe, path, self.pulses, host))

@@ -1,5 +1,6 @@
-"""One host: every fact and finding (the probe's own panel), what is deployed there (unit,
-flags, endpoint), its benchmarks, and the latest task results of the runs that touched it."""
+"""One host: its GPUs live from the pulse (sparklines per GPU), every fact and finding (the
+probe's own panel), what is deployed there (unit, flags, endpoint), its benchmarks, and the
+latest task results of the runs that touched it."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from textual.widgets import Footer, Header, Static
 
 from moefleet.probe import HostProbe
 from moefleet.state import StateStore
+from moefleet.tui.pulse_history import PulseHistory
+from moefleet.tui.pulse_view import pulse_panel
 from moefleet.views.probe import host_panel
 
 
@@ -67,28 +70,46 @@ class HostScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back")]
 
-    def __init__(self, probe: HostProbe, state_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        probe: HostProbe | None,
+        state_path: Path | None = None,
+        pulses: PulseHistory | None = None,
+        host: str | None = None,
+    ) -> None:
         super().__init__()
         self.probe = probe
+        self.host = host or (probe.host if probe else "")
         self.state_path = state_path
+        self.pulses = pulses
         self.records_text = ""
         """the records section as plain text (for tests and copy)"""
 
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll(id="host-body"):
-            yield Static(host_panel(self.probe), id="host-panel")
+            if self.pulses is not None:
+                yield Static(pulse_panel(self.pulses, self.host), id="host-pulse")
+            if self.probe is not None:
+                yield Static(host_panel(self.probe), id="host-panel")
+            else:
+                yield Static("no stored probe: run `moefleet probe`", id="host-panel")
             yield Static("", id="host-records")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.title = f"moefleet — {self.probe.host}"
+        self.title = f"moefleet — {self.host}"
         if self.state_path is not None:
             self._load()
 
+    def pulse_updated(self) -> None:
+        """A pulse arrived: redraw the live panel."""
+        if self.pulses is not None:
+            self.query_one("#host-pulse", Static).update(pulse_panel(self.pulses, self.host))
+
     @work(thread=True, exclusive=True, group="host")
     def _load(self) -> None:
-        host = self.probe.host
+        host = self.host
         assert self.state_path is not None
         with StateStore(self.state_path) as state:
             deployments = [d for d in state.deployments() if d["host"] == host]
