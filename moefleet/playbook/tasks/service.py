@@ -1,5 +1,9 @@
 """``service``: started / stopped / restarted / reloaded, through systemd (system or --user)
-or the ``process`` backend (a supervised process with a pidfile)."""
+or the ``process`` backend (a supervised process with a pidfile).
+
+A user manager (``systemd-user``) started by logind stops with the user's last session, and
+its services with it, unless the user lingers: starting a user service enables lingering
+(``loginctl enable-linger``) where logind runs and it is off, and fails if that is refused."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from pydantic import model_validator
 
 from moefleet.playbook.result import TaskResult, changed, ok
 from moefleet.playbook.tasks import service_process as proc
-from moefleet.playbook.tasks.base import Args, TaskContext, quote
+from moefleet.playbook.tasks.base import Args, TaskContext, TaskFailed, quote
 
 State = Literal["started", "stopped", "restarted", "reloaded"]
 
@@ -25,6 +29,9 @@ class ServiceArgs(Args):
     """systemd (system unit), systemd-user (``systemctl --user``) or process (pidfile)."""
     daemon_reload: bool = False
     """systemd: run ``daemon-reload`` first (after unit files changed)."""
+    enabled: bool | None = None
+    """systemd: start at boot (``enable``) or not (``disable``); None leaves it. The process
+    backend ignores it."""
     command: list[str] | str | None = None
     """process: the program (argv list, or a shell line as a string)."""
     env_file: str | None = None
@@ -81,13 +88,47 @@ def _systemd(ctx: TaskContext, args: ServiceArgs) -> TaskResult:
     systemctl, unit = _systemctl(args), quote(args.name)
     if args.daemon_reload and not ctx.check:
         ctx.run_checked(f"{systemctl} daemon-reload", "systemctl daemon-reload")
+    done = _linger(ctx) if args.backend == "systemd-user" and args.state != "stopped" else []
+    if args.enabled is not None:
+        done += _enable(ctx, systemctl, args)
     active = ctx.run(f"{systemctl} is-active --quiet {unit}").exit_code == 0
     if (args.state == "started" and active) or (args.state == "stopped" and not active):
+        if done:
+            return changed("; ".join(done), running=active)
         return ok(f"{args.name} is {'active' if active else 'inactive'}", running=active)
     action = {"started": "start", "stopped": "stop", "restarted": "restart"}.get(
         args.state, "reload-or-restart"
     )
     if ctx.check:
-        return changed(f"would {action} {args.name}")
+        return changed("; ".join([f"would {action} {args.name}", *done]))
     ctx.run_checked(f"{systemctl} {action} {unit}", f"systemctl {action} {args.name}")
-    return changed(f"{action} {args.name}", running=args.state != "stopped")
+    return changed("; ".join([f"{action} {args.name}", *done]), running=args.state != "stopped")
+
+
+def _enable(ctx: TaskContext, systemctl: str, args: ServiceArgs) -> list[str]:
+    """``enable``/``disable`` the unit when ``is-enabled`` says otherwise."""
+    state = ctx.run(f"{systemctl} is-enabled {quote(args.name)}").stdout.strip()
+    if (state in ("enabled", "enabled-runtime")) == args.enabled:
+        return []
+    verb = "enable" if args.enabled else "disable"
+    if ctx.check:
+        return [f"would {verb} {args.name}"]
+    ctx.run_checked(f"{systemctl} {verb} {quote(args.name)}", f"systemctl {verb} {args.name}")
+    return [f"{verb}d {args.name}"]
+
+
+def _linger(ctx: TaskContext) -> list[str]:
+    """Lingering on where logind says it is off (no logind, or a manager of its own: no-op)."""
+    shown = 'loginctl show-user "$(id -un)" -p Linger --value 2>/dev/null'
+    if ctx.run(shown).stdout.strip() != "no":
+        return []
+    if ctx.check:
+        return ["would enable lingering"]
+    result = ctx.run('loginctl enable-linger "$(id -un)"')
+    if result.exit_code != 0:
+        raise TaskFailed(
+            "lingering is off, so the user manager and its services stop when the last "
+            f"session ends, and enabling it failed: {(result.stderr or result.stdout).strip()}"
+            " (as root: loginctl enable-linger USER)"
+        )
+    return ["enabled lingering"]
