@@ -7,6 +7,14 @@ for --seconds, and prints the process CPU time per wall second (1.0 = one core b
 time one refresh takes (state read + rows + table redraw).
 
     python perf/tui_load.py [--hosts 500] [--interval 2] [--seconds 30]
+
+With ``--pulse N`` it measures the pulse instead, against a real-SSH lab of N synthetic hosts
+(tests/lab; run as root for emulated hosts): first the pulse loop alone (one step every
+interval: CPU per wall second of this process — the sshds are other processes — and the wall
+time of a step), then the real app headless with the pulse on over those hosts, probed first
+so the rows are full.
+
+    python perf/tui_load.py --pulse 50 [--interval 2] [--seconds 30]
 """
 
 from __future__ import annotations
@@ -24,10 +32,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from moefleet.facts.importer import import_facts  # noqa: E402
+from moefleet.inventory import load_inventory  # noqa: E402
+from moefleet.probe import ProbeOptions, gather_facts  # noqa: E402
+from moefleet.pulse import Pulse, pulse_hosts  # noqa: E402
 from moefleet.state import StateStore  # noqa: E402
+from moefleet.transport import ConnectOptions  # noqa: E402
 from moefleet.tui.app import MoefleetApp  # noqa: E402
 from moefleet.tui.screens.fleet import FleetScreen  # noqa: E402
 from moefleet.tui.source import StateSource  # noqa: E402
+from tests.lab.fleet import Lab  # noqa: E402
+from tests.lab.profiles import synthetic_profile  # noqa: E402
 from tests.real_outputs import REAL_OUTPUTS  # noqa: E402
 
 MACHINES = (
@@ -60,8 +74,10 @@ def build_state(workdir: Path, hosts: int, history: int) -> Path:
     return db
 
 
-async def measure(db: Path, interval: float, seconds: float) -> tuple[float, float, float, int]:
-    app = MoefleetApp(StateSource(db), interval=interval)
+async def measure(
+    db: Path, interval: float, seconds: float, app: MoefleetApp | None = None
+) -> tuple[float, float, float, int]:
+    app = app or MoefleetApp(StateSource(db), interval=interval)
     async with app.run_test(size=(180, 50)) as pilot:
         while not (isinstance(app.screen, FleetScreen) and app.screen.refreshes):
             await pilot.pause(0.1)
@@ -79,13 +95,69 @@ async def measure(db: Path, interval: float, seconds: float) -> tuple[float, flo
     return cpu / wall, cold, time.perf_counter() - started, refreshes
 
 
+def pulse_loop(pulse: Pulse, interval: float, seconds: float) -> tuple[float, list[float]]:
+    """Pulse every ``interval`` for ``seconds``: (CPU share, wall seconds of each step)."""
+    pulse.step()  # connect once, outside the measurement (as the app's first pulse does)
+    steps: list[float] = []
+    start_cpu, start = time.process_time(), time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        began = time.perf_counter()
+        pulse.step()
+        steps.append(time.perf_counter() - began)
+        time.sleep(max(0.0, interval - steps[-1]))
+    return (time.process_time() - start_cpu) / (time.perf_counter() - start), steps
+
+
+def measure_pulse(hosts: int, interval: float, seconds: float) -> None:
+    """The pulse over a lab of ``hosts`` synthetic hosts: alone, then inside the app."""
+    workdir = Path(tempfile.mkdtemp(prefix="moefleet-pulse-", dir="/tmp"))
+    workdir.chmod(0o755)  # the lab's login user must reach it
+    lab = Lab.start([synthetic_profile(i) for i in range(hosts)], workdir, broken_hosts=False)
+    try:
+        inventory = load_inventory(lab.inventory_path)
+        options = ConnectOptions.from_settings(inventory.settings)
+        listed = list(inventory.hosts.values())
+        pulse = pulse_hosts(listed, options, forks=inventory.settings.forks)
+        try:
+            load, steps = pulse_loop(pulse, interval, seconds)
+        finally:
+            pulse.close()
+        steps.sort()
+        print(
+            f"pulse alone: {hosts} hosts every {interval:g} s, {len(steps)} steps in "
+            f"{seconds:g} s: CPU {load:.1%} of one core; step wall median "
+            f"{steps[len(steps) // 2] * 1000:.0f} ms, max {steps[-1] * 1000:.0f} ms"
+        )
+        db = workdir / "state.db"
+        with StateStore(db) as state:
+            state.save_probes(gather_facts(listed, ProbeOptions(options)), "perf")
+        plain = MoefleetApp(StateSource(db, inventory), interval)
+        plain_load = asyncio.run(measure(db, interval, seconds, plain))[0]
+        print(f"app without the pulse: {hosts} hosts: CPU {plain_load:.1%} of one core")
+        pulse = pulse_hosts(listed, options, forks=inventory.settings.forks)
+        app = MoefleetApp(StateSource(db, inventory), interval, pulse=pulse)
+        app_load, _, _, refreshes = asyncio.run(measure(db, interval, seconds, app))
+        history = app.pulse_history.pulses if app.pulse_history else 0
+        print(
+            f"app with the pulse: {hosts} hosts, {refreshes} state refreshes and {history} "
+            f"pulses in {seconds:g} s: CPU {app_load:.1%} of one core (UI + workers + pulse)"
+        )
+    finally:
+        lab.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--hosts", type=int, default=500)
     parser.add_argument("--interval", type=float, default=2.0)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--history", type=int, default=20)
+    parser.add_argument("--pulse", type=int, metavar="N", help="measure the pulse over N lab hosts")
     args = parser.parse_args()
+    if args.pulse:
+        measure_pulse(args.pulse, args.interval, args.seconds)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         db = build_state(Path(tmp), args.hosts, args.history)
         load, cold, warm, refreshes = asyncio.run(measure(db, args.interval, args.seconds))
