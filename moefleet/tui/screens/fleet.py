@@ -103,8 +103,10 @@ class FleetScreen(Screen[None]):
         self.post_message(SnapshotLoaded(self.source.load()))
 
     def on_snapshot_loaded(self, message: SnapshotLoaded) -> None:
+        changed = message.snapshot != self.snapshot or not self.refreshes
         self.snapshot = message.snapshot
-        self.redraw()
+        if changed:  # an unchanged store costs no redraw (the pulse redraws on its own)
+            self.redraw()
         self.refreshes += 1
 
     def pulse_updated(self) -> None:
