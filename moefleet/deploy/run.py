@@ -1,12 +1,22 @@
-"""``moefleet deploy``: plan -> services -> the deploy playbook, run over the fleet.
+"""``moefleet deploy``: plan -> services -> the deploy playbooks, run over the fleet.
 
 The plan (a reviewed ``--plan-file`` or one made now from stored facts) becomes one
 ``ServiceSpec`` per replica (``targets``), each rendered to files (``moefleet.render``): for the
-process backend a launcher script plus its env file, for systemd a unit plus env file. The
-packaged ``playbooks/deploy.toml`` then converges every host (runtime, model, files, service)
-and gates it on health — ``/health`` 200 and a real completion — rolling back what it changed
-when the gate fails. The API key is read from a 0600 file on the controller, written 0600 on
-the host, and never appears in argv, output, logs or the journal.
+process backend a launcher script plus its env file, for systemd a unit plus env file. Up to
+three playbook runs follow, each journaled, their reports merged into one recap:
+
+1. ``playbooks/ray.toml`` when the plan has multi-node vLLM deployments
+   (``moefleet.deploy.multinode``): Ray heads up, then workers; a server whose cluster did not
+   come up is not started;
+2. ``playbooks/deploy.toml`` converges every host (runtime, model, files, service) and gates it
+   on health — ``/health`` 200 and a real completion — rolling back what it changed when the
+   gate fails;
+3. ``playbooks/front-door.toml`` when hosts set ``front_door`` (``moefleet.deploy.front_door``):
+   each model's nginx over the replicas that passed their gate, validated (``nginx -t``),
+   reloaded, gated by a real completion through it, rolled back when that fails.
+
+The API key is read from a 0600 file on the controller, written 0600 on the host, and never
+appears in argv, output, logs or the journal.
 """
 
 from __future__ import annotations
@@ -20,8 +30,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from moefleet.deploy.front_door import FrontDoor, front_doors
+from moefleet.deploy.multinode import RayCluster, ray_cluster, ray_host_vars
 from moefleet.deploy.planfile import PlanFile, PlannedDeployment, parse_plan, read_plan
-from moefleet.deploy.targets import DeployTarget, ModelSource, deploy_targets
+from moefleet.deploy.rollout import (
+    DoorResult,
+    door_host_vars,
+    healthy_hosts,
+    merge_reports,
+    record_front_doors,
+)
+from moefleet.deploy.targets import DeployError, DeployTarget, ModelSource, deploy_targets
 from moefleet.facts.model import HostFacts
 from moefleet.inventory import Inventory
 from moefleet.playbook import RunOptions, load_playbook, run_playbook
@@ -52,11 +71,14 @@ class DeployOptions:
 
 @dataclass(frozen=True)
 class DeployOutcome:
-    """The playbook's report plus what was never attempted, per host."""
+    """The playbooks' merged report plus what was never attempted, per host ("front door
+    MODEL" keys: a front door that was not deployed)."""
 
     report: RunReport | None
     targets: tuple[DeployTarget, ...]
     problems: dict[str, str] = field(default_factory=dict)
+    front_doors: tuple[DoorResult, ...] = ()
+    clusters: tuple[RayCluster, ...] = ()
 
 
 @cache
@@ -105,13 +127,17 @@ def _gate(spec: Any, options: DeployOptions, files: list[dict[str, Any]]) -> dic
 
 
 def service_var(
-    target: DeployTarget, api_key: str | None, options: DeployOptions | None = None
+    target: DeployTarget,
+    api_key: str | None,
+    options: DeployOptions | None = None,
+    after: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """One entry of the deploy playbook's ``services`` list."""
+    """One entry of the deploy playbook's ``services`` list (``after``: units it needs first,
+    e.g. the Ray head of a multi-node vLLM server)."""
     spec = target.service
     files = [
         {"path": f.path, "content": f.content, "mode": f"{f.mode:04o}", "secret": f.secret}
-        for f in render_service(spec, home=HOST_HOME)  # a user unit goes to ~/.config/...
+        for f in render_service(spec, home=HOST_HOME, after=after)  # user unit: ~/.config/...
     ]
     if spec.api_key_file and api_key is not None:
         files.append({"path": spec.api_key_file, "content": api_key + "\n", "mode": "0600",
@@ -157,8 +183,76 @@ def deploy_plan(
     return parse_plan(plan_data(made), "the plan made now")
 
 
-def deploy_playbook_path() -> Path:
-    return Path(str(resources.files("moefleet") / "playbooks" / "deploy.toml"))
+def deploy_playbook_path(name: str = "deploy.toml") -> Path:
+    """A packaged playbook: ``deploy.toml``, ``ray.toml`` or ``front-door.toml``."""
+    return Path(str(resources.files("moefleet") / "playbooks" / name))
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """Runs packaged playbooks with the user's options, limited to the hosts they need."""
+
+    inventory: Inventory
+    options: DeployOptions
+    state: StateStore
+    connect_options: ConnectOptions | None
+    on_event: Callable[[Event], None] | None
+
+    def __call__(self, name: str, host_vars: dict[str, dict[str, Any]]) -> RunReport:
+        options = self.options
+        limit = ",".join(sorted(host_vars))
+        if options.limit:
+            limit = f"{limit},&{options.limit}"
+        run_options = RunOptions(check=options.check, diff=options.diff, limit=limit,
+                                 forks=options.forks, timeout=options.timeout)  # fmt: skip
+        return run_playbook(
+            load_playbook(deploy_playbook_path(name)),
+            self.inventory,
+            options=run_options,
+            connect_options=self.connect_options,
+            host_vars=host_vars,
+            state=self.state,
+            on_event=self.on_event,
+        )
+
+
+def _clusters(
+    targets: list[DeployTarget],
+    inventory: Inventory,
+    facts: Mapping[str, HostFacts | None],
+    problems: dict[str, str],
+) -> tuple[list[DeployTarget], list[RayCluster]]:
+    """Targets with multi-node servers wired to their Ray cluster, and the clusters."""
+    kept: list[DeployTarget] = []
+    clusters: list[RayCluster] = []
+    for target in targets:
+        if len(target.deployment.hosts) < 2:
+            kept.append(target)
+            continue
+        try:
+            cluster = ray_cluster(target, inventory.hosts, facts)
+        except (DeployError, ValueError) as exc:
+            problems[target.host] = str(exc)
+            continue
+        clusters.append(cluster)
+        kept.append(cluster.server)
+    return kept, clusters
+
+
+def _without_failed_clusters(
+    report: RunReport, clusters: list[RayCluster], targets: list[DeployTarget],
+    problems: dict[str, str],
+) -> list[DeployTarget]:  # fmt: skip
+    """Drop the servers whose Ray cluster did not come up (they would only fail)."""
+    bad = {h for h, s in report.stats.items() if s.failed or s.unreachable}
+    dropped = set()
+    for cluster in clusters:
+        nodes = [cluster.head.host, *(w.host for w in cluster.workers)]
+        down = [h for h in nodes if h in bad]
+        if down:
+            dropped.add((cluster.server.host, cluster.server.service.name))
+            problems[cluster.server.host] = f"Ray cluster not up on {', '.join(down)}"
+    return [t for t in targets if (t.host, t.service.name) not in dropped]
 
 
 def run_deploy(
@@ -171,34 +265,57 @@ def run_deploy(
     connect_options: ConnectOptions | None = None,
     on_event: Callable[[Event], None] | None = None,
 ) -> DeployOutcome:
-    """Deploy ``deployments`` (check mode with ``options.check``)."""
+    """Deploy ``deployments`` (check mode with ``options.check``): Ray clusters, servers, then
+    front doors over the servers that passed their health gate."""
     targets, problems = deploy_targets(deployments, inventory.hosts, facts, api_key)
+    targets, clusters = _clusters(targets, inventory, facts, problems)
+    doors, door_problems = front_doors(targets, inventory.hosts, facts, api_key)
+    problems.update({f"front door {model}": text for model, text in door_problems.items()})
+    run = _Runs(inventory, options, state, connect_options, on_event)
+    reports: list[RunReport] = []
+    if clusters:
+        reports.append(run("ray.toml", ray_host_vars(clusters)))
+        targets = _without_failed_clusters(reports[-1], clusters, targets, problems)
+    after = {(c.server.host, c.server.service.name): (c.unit,) for c in clusters}
     by_host: dict[str, list[dict[str, Any]]] = {}
     for target in targets:
-        by_host.setdefault(target.host, []).append(service_var(target, api_key, options))
-    if not by_host:
-        return DeployOutcome(None, tuple(targets), problems)
-    host_vars = {
-        host: {"services": services, "health_timeout": options.health_timeout}
-        for host, services in by_host.items()
-    }
-    limit = ",".join(sorted(by_host))
-    if options.limit:
-        limit = f"{limit},&{options.limit}"
-    run_options = RunOptions(check=options.check, diff=options.diff, limit=limit,
-                             forks=options.forks, timeout=options.timeout)  # fmt: skip
-    report = run_playbook(
-        load_playbook(deploy_playbook_path()),
-        inventory,
-        options=run_options,
-        connect_options=connect_options,
-        host_vars=host_vars,
-        state=state,
-        on_event=on_event,
-    )
-    if not options.check:
-        _record(report, targets, state)
-    return DeployOutcome(report, tuple(targets), problems)
+        units = after.get((target.host, target.service.name), ())
+        by_host.setdefault(target.host, []).append(service_var(target, api_key, options, units))
+    served: RunReport | None = None
+    if by_host:
+        host_vars = {
+            host: {"services": services, "health_timeout": options.health_timeout}
+            for host, services in by_host.items()
+        }
+        served = run("deploy.toml", host_vars)
+        reports.append(served)
+    results, door_report = _front_doors(doors, served, options, api_key, problems, run)
+    if door_report is not None:
+        reports.append(door_report)
+    if not options.check and served is not None:
+        _record(served, targets, state)
+    if not options.check and door_report is not None:
+        record_front_doors(results, door_report, state)
+    report = merge_reports(reports)
+    return DeployOutcome(report, tuple(targets), problems, tuple(results), tuple(clusters))
+
+
+def _front_doors(
+    doors: list[FrontDoor],
+    served: RunReport | None,
+    options: DeployOptions,
+    api_key: str | None,
+    problems: dict[str, str],
+    run: _Runs,
+) -> tuple[list[DoorResult], RunReport | None]:
+    """Run the front-door playbook over the replicas that passed their gate."""
+    if not doors or served is None:
+        return [], None
+    healthy = healthy_hosts(served, options.check)
+    host_vars, results = door_host_vars(doors, healthy, api_key, problems)
+    if not host_vars:
+        return results, None
+    return results, run("front-door.toml", host_vars)
 
 
 def _record(report: RunReport, targets: list[DeployTarget], state: StateStore) -> None:
@@ -227,11 +344,11 @@ def _record(report: RunReport, targets: list[DeployTarget], state: StateStore) -
 
 
 def summary(outcome: DeployOutcome) -> dict[str, Any]:
-    """JSON-ready per-host result (never file contents)."""
+    """JSON-ready per-host result, front doors and Ray clusters (never file contents)."""
     hosts: dict[str, Any] = {}
     for target in outcome.targets:
-        entry = hosts.setdefault(target.host, {"services": []})
-        entry["services"].append(
+        entry = hosts.setdefault(target.host, {})
+        entry.setdefault("services", []).append(
             {
                 "name": target.service.name,
                 "model": target.deployment.model,
@@ -243,6 +360,24 @@ def summary(outcome: DeployOutcome) -> dict[str, Any]:
     if report is not None:
         for host, stats in report.stats.items():
             hosts.setdefault(host, {})["stats"] = json.loads(json.dumps(stats.__dict__))
-    for host, problem in outcome.problems.items():
-        hosts.setdefault(host, {})["problem"] = problem
-    return {"hosts": hosts, "ok": bool(report and report.ok) and not outcome.problems}
+    doors: dict[str, Any] = {}
+    for result in outcome.front_doors:
+        door = result.door
+        doors[door.model] = {"host": door.host, "name": door.name, "url": door.url,
+                             "backend": door.backend, "replicas": list(result.urls)}  # fmt: skip
+    for key, problem in outcome.problems.items():
+        if key.startswith("front door "):
+            doors.setdefault(key.removeprefix("front door "), {})["problem"] = problem
+        else:
+            hosts.setdefault(key, {})["problem"] = problem
+    clusters = [
+        {
+            "head": c.head.host,
+            "workers": [w.host for w in c.workers],
+            "address": c.address,
+            "server": c.server.service.name,
+        }
+        for c in outcome.clusters
+    ]
+    ok = bool(report and report.ok) and not outcome.problems
+    return {"hosts": hosts, "front_doors": doors, "ray_clusters": clusters, "ok": ok}

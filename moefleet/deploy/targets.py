@@ -14,6 +14,10 @@ Host variables (inventory ``vars``, any level) that steer it, with their default
 
 An API key is mandatory when ``serve_bind`` is not loopback; the key itself lives only in
 a 0600 file on the controller (``api_key_file``) and on the host.
+
+``front_door`` (a model's nginx front door over its replicas) is read by
+``moefleet.deploy.front_door``; ``ray_path``, ``ray_port``, ``ray_node_manager_port`` and
+``ray_node_ip`` (multi-node vLLM over Ray) by ``moefleet.deploy.multinode``.
 """
 
 from __future__ import annotations
@@ -80,6 +84,16 @@ class DeployTarget:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-").lower()
+
+
+def service_slug(text: str) -> str:
+    """``text`` as a piece of a unit / file name (a model id: ``qwen3-30b-a3b``)."""
+    return _slug(text)
+
+
+def host_backend(host: Host, facts: HostFacts | None) -> Backend:
+    """How services are supervised on ``host`` (``service_backend``, else from facts)."""
+    return _backend(host, facts)
 
 
 def _backend(host: Host, facts: HostFacts | None) -> Backend:
@@ -175,7 +189,8 @@ def deploy_targets(
     facts: Mapping[str, HostFacts | None],
     api_key: str | None,
 ) -> tuple[list[DeployTarget], dict[str, str]]:
-    """Targets for every llama.cpp deployment on a known host, and per-host problems."""
+    """Targets for every deployment on a known host, and per-host problems (a multi-node
+    deployment is one target, its vLLM server on the first host)."""
     targets: list[DeployTarget] = []
     problems: dict[str, str] = {}
     replicas: dict[str, int] = {}
@@ -184,9 +199,8 @@ def deploy_targets(
         if host is None:
             problems[deployment.host] = "in the plan but not in the inventory"
             continue
-        if len(deployment.hosts) > 1:
-            problems[host.name] = "multi-node (Ray) deployments are rendered but not run yet"
-            continue
+        # a multi-node deployment's server runs on its first host (the Ray head); the Ray
+        # nodes themselves come from moefleet.deploy.multinode
         try:
             index = replicas.get(host.name, 0)
             targets.append(_target(deployment, host, facts.get(host.name), api_key, index))

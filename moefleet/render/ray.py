@@ -14,12 +14,19 @@ RAY_PORT = 6379
 
 
 def ray_command(
-    ray: str, role: Literal["head", "worker"], head_address: str, port: int, node_ip: str | None
+    ray: str,
+    role: Literal["head", "worker"],
+    head_address: str,
+    port: int,
+    node_ip: str | None,
+    node_manager_port: int | None = None,
 ) -> Command:
     """``ray start --head --port P --block`` or ``ray start --address HEAD:P --block``.
 
     ``--block`` keeps ``ray start`` in the foreground so systemd supervises the node
     (Ray docs, "ray start"); vLLM's multi-node guide starts the cluster the same way.
+    ``--node-manager-port`` fixes the node manager's port (random by default; Ray docs,
+    docs.ray.io/en/latest/cluster/cli.html), so a deploy can wait for the node to listen.
     """
     reject_control(head_address, "Ray head address")
     if role == "head":
@@ -29,6 +36,10 @@ def ray_command(
         argv = [ray, "start", "--address", f"{host}:{port}"]
     if node_ip:
         argv += ["--node-ip-address", reject_control(node_ip, "node IP")]
+    if node_manager_port is not None:
+        if not 1 <= node_manager_port <= 65535:
+            raise RenderError(f"Ray node manager port {node_manager_port} out of range")
+        argv += ["--node-manager-port", str(node_manager_port)]
     return Command(argv=(*argv, "--block"))
 
 
@@ -45,6 +56,7 @@ def render_ray(
     user: str | None = None,
     backend: Backend = "systemd",
     home: str | None = None,
+    node_manager_port: int | None = None,
 ) -> list[RenderedFile]:
     """Unit (or launcher) and env file for one Ray node; the vLLM unit on the head lists
     ``name`` in ``render_service(..., after=(name + ".service",))``."""
@@ -53,7 +65,7 @@ def render_ray(
     program = Program(
         name=name,
         description=f"moefleet Ray {role} ({head_address}:{port})",
-        command=ray_command(ray, role, head_address, port, node_ip),
+        command=ray_command(ray, role, head_address, port, node_ip, node_manager_port),
         workdir=workdir,
         env=cuda_env(gpus),
         user=user,
