@@ -28,6 +28,7 @@ FIELDS = (
     "memory.total", "utilization.gpu", "clocks_throttle_reasons.active",
 )  # fmt: skip
 MARK = "@@moefleet-pulse"
+NO_SMI = "no nvidia-smi on the host"
 #: Seconds nvidia-smi and each /health request may take on the host.
 SMI_TIMEOUT = 3
 HEALTH_TIMEOUT = 1.5
@@ -154,6 +155,8 @@ def parse_pulse(
     gpus, problem = _sample("\n".join(sections.get("gpu", [])))
     if smi_exit is None:
         gpus, problem = (), "no answer from the pulse command"
+    elif smi_exit == "127":
+        gpus, problem = (), NO_SMI
     elif smi_exit != "0":
         detail = " ".join(sections.get("gpu", []))[:120].strip()
         gpus, problem = (), f"nvidia-smi exited {smi_exit}" + (f": {detail}" if detail else "")

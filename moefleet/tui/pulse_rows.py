@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from moefleet.pulse import GpuSample, HostPulse
+from moefleet.pulse import NO_SMI, GpuSample, HostPulse
 from moefleet.tui.data import FleetRow
 
 
@@ -68,11 +68,12 @@ def pulse_row(
     latest: HostPulse, good: HostPulse | None, groups: Iterable[str] = (), deployed: str = "—"
 ) -> FleetRow:
     """A row for a host the pulse reached (or tried) but that has no stored probe."""
+    gpus = "no GPU" if latest.gpu_error == NO_SMI else "—"
     row = FleetRow(
         host=latest.host,
         status=latest.status,
         groups=tuple(groups),
-        gpus=_gpu_names(good.gpus) if good else "—",
+        gpus=_gpu_names(good.gpus) if good else gpus,
         vram_used_gib=None,
         vram_total_gib=None,
         temperature_c=None,

@@ -7,7 +7,7 @@ import shlex
 import subprocess
 
 from moefleet.inventory import load_inventory
-from moefleet.pulse import MARK, ServiceCheck, parse_pulse, pulse_command, pulse_hosts
+from moefleet.pulse import MARK, NO_SMI, ServiceCheck, parse_pulse, pulse_command, pulse_hosts
 from moefleet.transport import ConnectOptions
 
 CSV = """0, NVIDIA GeForce RTX 4090, 83, 1395, 349.50, 20100, 24564, 97, 0x0000000000000020
@@ -60,7 +60,7 @@ def test_command_runs_in_a_shell_without_nvidia_smi() -> None:
         capture_output=True, text=True, timeout=30, env={"PATH": "/usr/bin:/bin"}, check=False,
     )  # fmt: skip
     pulse = parse_pulse("here", out.stdout, 1.0, [check])
-    assert pulse.gpus == () and "exited 127" in (pulse.gpu_error or "")
+    assert pulse.gpus == () and pulse.gpu_error == NO_SMI
     assert pulse.health["llama"].startswith("down")
 
 

@@ -3,7 +3,7 @@ by a fresher pulse, and the health column."""
 
 from __future__ import annotations
 
-from moefleet.pulse import GpuSample, HostPulse
+from moefleet.pulse import NO_SMI, GpuSample, HostPulse
 from moefleet.tui.data import FleetRow
 from moefleet.tui.pulse_history import PulseHistory
 from moefleet.tui.pulse_rows import pulse_health, pulse_row, with_pulse
@@ -73,3 +73,5 @@ def test_a_host_known_only_to_the_pulse() -> None:
         None,
         "—",
     )
+    cpu = HostPulse("c", 5.0, "ok", gpu_error=NO_SMI)
+    assert pulse_row(cpu, None).gpus == "no GPU"
