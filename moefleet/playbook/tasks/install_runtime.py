@@ -1,10 +1,13 @@
 """``install_runtime``: an inference runtime (llama-server, vLLM ...) on the host.
 
-Either an existing binary is used (``path`` exists and ``--version`` mentions ``version``), or a
-prebuilt directory on the controller is uploaded: a tar stream over the command's stdin,
-unpacked beside ``dest`` and swapped in by rename (the previous tree stays as
-``dest.moefleet-old``). A stamp (the tree's content hash) makes re-runs no-ops. Building from
-source is not supported yet: the task fails and says so.
+One of four ways, each idempotent through a stamp in ``dest``:
+
+- an existing binary is used (it exists and its ``--version`` mentions ``version``);
+- ``src``: a prebuilt directory on the controller is uploaded: a tar stream over the command's
+  stdin, unpacked beside ``dest`` and swapped in by rename (the previous tree stays as
+  ``dest.moefleet-old``); the stamp is the tree's content hash;
+- ``build``: llama.cpp built from a git ref or a tarball on the host (``install_build``);
+- ``venv``: vLLM pip-installed into a virtualenv at ``dest`` (``install_venv``).
 """
 
 from __future__ import annotations
@@ -18,8 +21,15 @@ from pydantic import model_validator
 
 from moefleet.playbook.result import TaskResult, changed, ok
 from moefleet.playbook.tasks.base import Args, TaskContext, TaskFailed, home_path
-
-STAMP = ".moefleet-runtime"
+from moefleet.playbook.tasks.install_build import BuildArgs, run_build
+from moefleet.playbook.tasks.install_runtime_common import (
+    STAMP,
+    check_version,
+    read_stamp,
+    runtime_version,
+    swap_in,
+)
+from moefleet.playbook.tasks.install_venv import VenvArgs, run_venv
 
 
 class InstallRuntimeArgs(Args):
@@ -28,18 +38,27 @@ class InstallRuntimeArgs(Args):
     binary: str
     """The runtime's executable: absolute, or relative to ``dest``."""
     dest: str | None = None
-    """Directory on the host the prebuilt tree ``src`` is installed into."""
+    """Directory on the host the runtime is installed into (``src``, ``build``, ``venv``)."""
     src: str | None = None
     """A prebuilt directory on the controller to upload (binaries and their libraries)."""
     version: str | None = None
     """Text the binary's ``--version`` output must contain to count as suitable."""
-    build: str | None = None
-    """Building from source (git ref or tarball): not supported yet, fails clearly."""
+    build: BuildArgs | str | None = None
+    """Build from source: ``{ git = URL, ref = "b6000" }`` or ``{ tarball = URL or file }``."""
+    venv: VenvArgs | None = None
+    """pip-install into a venv at ``dest``: ``{ package = "vllm==0.11.0", pip_args = [...] }``."""
 
     @model_validator(mode="after")
-    def _src_needs_dest(self) -> InstallRuntimeArgs:
-        if self.src is not None and self.dest is None:
-            raise ValueError("src needs dest")
+    def _one_way(self) -> InstallRuntimeArgs:
+        ways = [k for k in ("src", "build", "venv") if getattr(self, k) not in (None, "")]
+        if isinstance(self.build, str):  # a bare ref: run() says what to give instead
+            return self
+        if len(ways) > 1:
+            raise ValueError(f"give one of src, build, venv (not {' and '.join(ways)})")
+        if ways and self.dest is None:
+            raise ValueError(f"{ways[0]} needs dest")
+        if ways and ways[0] != "src" and self.binary.startswith(("/", "~")):
+            raise ValueError(f"with {ways[0]}, binary is a path inside dest (e.g. llama-server)")
         return self
 
     def binary_path(self) -> str:
@@ -49,29 +68,35 @@ class InstallRuntimeArgs(Args):
 
 
 def run(ctx: TaskContext, args: InstallRuntimeArgs) -> TaskResult:
-    """Use what is there, or upload the prebuilt tree; verify the binary runs."""
-    if args.build is not None:
-        raise TaskFailed("install_runtime: building from source is not supported yet")
+    """Use what is there, or upload, build or pip-install it; verify the binary runs."""
+    if isinstance(args.build, str):
+        raise TaskFailed(
+            f"build = {args.build!r}: a bare ref is not supported yet; give "
+            f'build = {{ git = "URL", ref = {args.build!r} }} or {{ tarball = "URL or file" }}'
+        )
+    if args.build is not None and args.dest is not None:
+        return run_build(ctx, args.build, args.dest.rstrip("/"), args.binary, args.version)
+    if args.venv is not None and args.dest is not None:
+        return run_venv(ctx, args.venv, args.dest.rstrip("/"), args.binary, args.version)
     binary = args.binary_path()
     if args.src is None:
-        found = _version(ctx, binary)
+        found = runtime_version(ctx, binary)
         if found is None:
             raise TaskFailed(f"{binary} not found on the host (and no src to upload)")
-        _check_version(binary, found, args.version)
+        check_version(binary, found, args.version)
         return ok(f"using {binary}", binary=binary, version=found)
     assert args.dest is not None
     tree = ctx.local_path(args.src)
     digest = tree_digest(tree)
-    stamp = ctx.run(f"cat {home_path(args.dest)}/{STAMP} 2>/dev/null").stdout.strip()
-    if stamp == digest:
+    if read_stamp(ctx, args.dest) == digest:
         return ok(f"{args.dest} is up to date", binary=binary)
     if ctx.check:
         return changed(f"would upload {tree} to {args.dest}", binary=binary)
     _upload(ctx, tree, args.dest, digest)
-    found = _version(ctx, binary)
+    found = runtime_version(ctx, binary)
     if found is None:
         raise TaskFailed(f"uploaded {args.dest}, but {binary} does not run")
-    _check_version(binary, found, args.version)
+    check_version(binary, found, args.version)
     return changed(f"installed {tree.name} into {args.dest}", binary=binary, version=found)
 
 
@@ -98,26 +123,11 @@ def _tar(tree: Path, digest: str) -> bytes:
 
 
 def _upload(ctx: TaskContext, tree: Path, dest: str, digest: str) -> None:
-    d = home_path(dest)
+    new = home_path(f"{dest}.moefleet-new")
     ctx.run_checked(
-        f'd={d}; rm -rf -- "$d.moefleet-new" && mkdir -p -- "$d.moefleet-new" && '
-        f'tar -xzf - -C "$d.moefleet-new" && rm -rf -- "$d.moefleet-old" && '
-        f'{{ [ ! -e "$d" ] || mv -- "$d" "$d.moefleet-old"; }} && mv -- "$d.moefleet-new" "$d"',
+        f"rm -rf -- {new} && mkdir -p -- {new} && tar -xzf - -C {new} && "
+        + swap_in(f"{dest}.moefleet-new", dest),
         f"unpacking into {dest}",
         timeout=max(ctx.timeout, 600),
         stdin=_tar(tree, digest),
     )
-
-
-def _version(ctx: TaskContext, binary: str) -> str | None:
-    """The first line of ``binary --version`` (stdout or stderr), None if it is missing."""
-    b = home_path(binary)
-    result = ctx.run(f"[ -x {b} ] || exit 127; {b} --version 2>&1 | head -n 5")
-    if result.exit_code == 127:
-        return None
-    return " ".join(result.stdout.split())[:200]
-
-
-def _check_version(binary: str, found: str, wanted: str | None) -> None:
-    if wanted and wanted not in found:
-        raise TaskFailed(f"{binary} is not version {wanted!r} (it says: {found[:80]})")
