@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from moefleet.deploy.front_door import FrontDoor, front_doors
@@ -103,9 +103,16 @@ def _model_var(source: ModelSource, dest: str) -> dict[str, Any]:
 
 
 def _runtime_var(target: DeployTarget) -> dict[str, Any]:
+    """install_runtime arguments: use ``binary``, or install into ``dest`` (upload ``src``,
+    ``build`` from source, or pip-install into the ``venv``); ``binary`` is then inside it."""
     runtime = target.runtime
-    if runtime.src and runtime.dest:
-        return {"src": runtime.src, "dest": runtime.dest, "binary": Path(runtime.binary).name}
+    if runtime.dest and (runtime.src or runtime.build or runtime.venv):
+        binary = PurePosixPath(runtime.binary).relative_to(runtime.dest)
+        entry: dict[str, Any] = {"dest": runtime.dest, "binary": str(binary)}
+        for key in ("src", "build", "venv"):
+            if getattr(runtime, key):
+                entry[key] = getattr(runtime, key)
+        return entry
     return {"binary": runtime.binary}
 
 

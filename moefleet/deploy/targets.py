@@ -10,7 +10,18 @@ Host variables (inventory ``vars``, any level) that steer it, with their default
 - ``model_sources``: ``{"MODEL:FORMAT" | "MODEL" = {url = "...", sha256 = "...", size = N}}``
   or ``{path = "/on/the/controller.gguf"}`` to push the file over SFTP;
 - ``llama_runtime``: ``{src = "/controller/dir/with/llama-server"}`` to upload a prebuilt
-  llama.cpp, or ``{path = "/usr/local/bin/llama-server"}`` to use one already installed.
+  llama.cpp, ``{path = "/usr/local/bin/llama-server"}`` to use one already installed, or
+  ``{build = {git = "https://github.com/ggml-org/llama.cpp", ref = "b6000"}}`` /
+  ``{build = {tarball = "https://..." | "/controller/file.tar.gz"}}`` to build it on the host
+  into ``moefleet_dir/runtime/llama.cpp`` (more ``build`` keys: ``sha256``, ``subdir``,
+  ``cmake_args``, ``env``, ``jobs``, ``cuda_archs``; see ``install_build.BuildArgs``), with
+  ``cuda = "auto"`` (default: CUDA for the compute capabilities the probe found, a CPU build
+  when it found no NVIDIA GPU), ``true`` (CUDA, the probe must have found the GPUs) or
+  ``false``; unset, the probed llama-server is used;
+- ``vllm_runtime``: ``{path = ".../bin/vllm"}``, or ``{venv = "/opt/vllm", package =
+  "vllm==0.11.0", pip_args = ["--index-url", "..."]}`` to pip-install vLLM into that venv
+  (the ``==`` pin is the version checked; optional ``python``, default ``python3``); unset,
+  the probed vLLM is used.
 
 An API key is mandatory when ``serve_bind`` is not loopback; the key itself lives only in
 a 0600 file on the controller (``api_key_file``) and on the host.
@@ -25,15 +36,19 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
+
+from pydantic import ValidationError
 
 from moefleet.deploy.planfile import PlannedDeployment
 from moefleet.deploy.service import Backend, ServiceSpec
 from moefleet.errors import MoefleetError
 from moefleet.facts.model import HostFacts
 from moefleet.inventory import Host
+from moefleet.playbook.tasks.install_build import BuildArgs, cuda_architectures
+from moefleet.playbook.tasks.install_venv import VenvArgs
 
 DEFAULT_DIR = "/var/lib/moefleet"
 DEFAULT_PORT = 8080
@@ -63,11 +78,15 @@ class ModelSource:
 
 @dataclass(frozen=True)
 class RuntimeSource:
-    """A llama.cpp to upload (``src`` on the controller) or one already on the host."""
+    """A runtime already on the host (``binary`` alone), or one to install into ``dest``: a
+    prebuilt tree to upload (``src`` on the controller), a build from source (``build``:
+    ``install_runtime``'s build table, CUDA architectures resolved) or a venv (``venv``)."""
 
     binary: str
     src: str | None = None
     dest: str | None = None
+    build: dict[str, Any] | None = field(default=None, hash=False)
+    venv: dict[str, Any] | None = field(default=None, hash=False)
 
 
 @dataclass(frozen=True)
@@ -137,28 +156,78 @@ def _runtime(host: Host, facts: HostFacts | None, root: str) -> RuntimeSource:
     runtime: Mapping[str, Any] = host.vars.get("llama_runtime", {})
     if runtime.get("path"):
         return RuntimeSource(binary=str(runtime["path"]))
+    dest = f"{root}/runtime/llama.cpp"
+    if runtime.get("src") and runtime.get("build"):
+        raise DeployError(f"{host.name}: llama_runtime has both src and build", "keep one")
     if runtime.get("src"):
-        dest = f"{root}/runtime/llama.cpp"
         return RuntimeSource(binary=f"{dest}/llama-server", src=str(runtime["src"]), dest=dest)
+    if runtime.get("build"):
+        build = _build_table(host, facts, runtime)
+        return RuntimeSource(binary=f"{dest}/llama-server", dest=dest, build=build)
     found = facts.runtimes.llama_server if facts is not None else None
     if found is not None and found.path:
         return RuntimeSource(binary=found.path)
     raise DeployError(
         f"{host.name}: no llama-server on the host and no runtime to install",
-        'set vars.llama_runtime = { src = "/dir/with/llama-server" } or { path = "..." }',
+        'set vars.llama_runtime = { src = "/dir/with/llama-server" }, { path = "..." } or '
+        '{ build = { git = "https://github.com/ggml-org/llama.cpp", ref = "b6000" } }',
     )
+
+
+def _build_table(host: Host, facts: HostFacts | None, runtime: Mapping[str, Any]) -> dict[str, Any]:
+    """``llama_runtime.build`` with ``cuda_archs`` from ``cuda`` and the probe, validated."""
+    table = runtime["build"]
+    cuda = runtime.get("cuda", "auto")
+    if not isinstance(table, Mapping) or cuda not in (True, False, "auto"):
+        raise DeployError(
+            f"{host.name}: llama_runtime = {dict(runtime)!r}",
+            'expected build = { git = "...", ref = "..." } or { tarball = "..." } and '
+            'cuda = true, false or "auto"',
+        )
+    entry = dict(table)
+    if cuda is False:
+        entry["cuda_archs"] = None
+    elif "cuda_archs" not in entry:
+        if facts is None:
+            raise DeployError(
+                f"{host.name}: llama_runtime.cuda = {cuda!r} needs the host's probed GPUs",
+                "probe the host first (moefleet probe), or set cuda = false or build.cuda_archs",
+            )
+        entry["cuda_archs"] = cuda_architectures(facts.gpus)
+        if cuda is True and entry["cuda_archs"] is None:
+            raise DeployError(
+                f"{host.name}: llama_runtime.cuda = true, but the probe found no NVIDIA GPU "
+                "with a compute capability",
+                'set build.cuda_archs = "89" (say), or cuda = "auto" for a CPU build',
+            )
+    try:
+        BuildArgs.model_validate(entry)
+    except ValidationError as exc:
+        problem = "; ".join(error["msg"] for error in exc.errors())
+        raise DeployError(f"{host.name}: llama_runtime.build: {problem}", str(entry)) from exc
+    return entry
 
 
 def _vllm_runtime(host: Host, facts: HostFacts | None) -> RuntimeSource:
     runtime: Mapping[str, Any] = host.vars.get("vllm_runtime", {})
     if runtime.get("path"):
         return RuntimeSource(binary=str(runtime["path"]))
+    if runtime.get("venv"):
+        venv = str(runtime["venv"]).rstrip("/")
+        table = {k: runtime[k] for k in ("package", "pip_args", "python") if k in runtime}
+        try:
+            VenvArgs.model_validate(table)
+        except ValidationError as exc:
+            problem = "; ".join(error["msg"] for error in exc.errors())
+            raise DeployError(f"{host.name}: vllm_runtime: {problem}", str(table)) from exc
+        return RuntimeSource(binary=f"{venv}/bin/vllm", dest=venv, venv=table)
     found = facts.runtimes.vllm if facts is not None else None
     if found is not None and found.path:
         return RuntimeSource(binary=found.path)
     raise DeployError(
         f"{host.name}: no vllm on the host",
-        'install vLLM (e.g. in a venv) and set vars.vllm_runtime = { path = ".../bin/vllm" }',
+        'set vars.vllm_runtime = { venv = "/opt/vllm", package = "vllm==0.11.0" } to install '
+        'it, or { path = ".../bin/vllm" }',
     )
 
 
