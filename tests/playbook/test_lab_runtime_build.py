@@ -230,6 +230,12 @@ def test_check_mode_a_new_ref_and_failures_that_keep_the_install(play, lab, work
 
     assert _version(lab, "cpu-only", dest).startswith("version: 2 ")  # still the last good one
 
+    short = project["v1"][:10]  # only a fetch can tell which commit: the full-fetch fallback
+    by_sha = run(short)
+    assert by_sha.changed and by_sha.data["resolved"] == project["v1"]
+    assert _version(lab, "cpu-only", dest).startswith("version: 1 ")
+    assert run(short).status == "ok"  # fetched again, same commit: nothing built
+
 
 @pytest.fixture(scope="module")
 def tarball(project, tmp_path_factory) -> Path:

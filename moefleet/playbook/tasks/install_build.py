@@ -70,7 +70,8 @@ class BuildArgs(Args):
     cmake_args: list[str] = Field(default_factory=list)
     """More configure arguments, after moefleet's own (so they override them)."""
     env: dict[str, str] = Field(default_factory=dict)
-    """Environment for the build, e.g. ``CC``, ``CXX``, ``CUDACXX`` (CMake reads them)."""
+    """Environment for fetch and build: ``CC``, ``CXX``, ``CUDACXX`` (CMake reads them),
+    ``https_proxy``... Not part of the stamp: changing only ``env`` rebuilds nothing."""
     jobs: int | None = Field(default=None, ge=1)
     """Parallel build jobs; default: the host's cores (``nproc``)."""
     timeout: float = BUILD_TIMEOUT_S
@@ -192,13 +193,13 @@ def run_build(
 def _known_identity(ctx: TaskContext, build: BuildArgs) -> str | None:
     """The commit / sha256 the source stands for, when it can be known without fetching."""
     if build.git is not None:
-        return source.resolve_git(ctx, build.git, build.ref)
+        return source.resolve_git(ctx, build.git, build.ref, env_exports(build.env))
     assert build.tarball is not None
     if build.sha256:
         return build.sha256.lower()
     if not source.is_url(build.tarball):
         return source.local_digest(ctx.local_path(build.tarball))
-    return source.remote_digest(ctx, build.tarball) if ctx.check else None
+    return source.remote_digest(ctx, build.tarball, env_exports(build.env)) if ctx.check else None
 
 
 def _preflight(ctx: TaskContext, build: BuildArgs) -> None:
@@ -232,11 +233,12 @@ def _fetch(ctx: TaskContext, build: BuildArgs, paths: BuildPaths) -> str:
     """The source in ``paths.src``; the commit or sha256 it is."""
     if build.git is not None:
         try:
-            return source.checkout_git(ctx, paths, build.git, build.ref, build.timeout)
+            env = env_exports(build.env)
+            return source.checkout_git(ctx, paths, build.git, build.ref, build.timeout, env)
         except TaskFailed as exc:
             raise TaskFailed(f"{exc}: {log_tail(ctx, paths.log, 5)}") from None
     assert build.tarball is not None
-    digest = source.fetch_tarball(ctx, paths, build.tarball, build.timeout)
+    digest = source.fetch_tarball(ctx, paths, build.tarball, build.timeout, env_exports(build.env))
     if build.sha256 and digest != build.sha256.lower():
         raise TaskFailed(f"{build.tarball} has sha256 {digest}, not {build.sha256}")
     return digest

@@ -80,7 +80,7 @@ def pick_commit(ls_remote: str, ref: str) -> str | None:
     return None
 
 
-def resolve_git(ctx: TaskContext, url: str, ref: str) -> str | None:
+def resolve_git(ctx: TaskContext, url: str, ref: str, env: str = "") -> str | None:
     """The commit ``ref`` names in ``url``, asked without fetching (``git ls-remote``).
 
     None when only a fetch can tell (a short commit id) or when git is missing (the build's
@@ -88,7 +88,7 @@ def resolve_git(ctx: TaskContext, url: str, ref: str) -> str | None:
     """
     if _FULL_SHA.fullmatch(ref):
         return ref
-    result = ctx.run(f"git ls-remote -- {home_path(url)} {quote(ref)}", timeout=120)
+    result = ctx.run(f"{env}git ls-remote -- {home_path(url)} {quote(ref)}", timeout=120)
     if result.exit_code == 127:
         return None
     if result.exit_code != 0:
@@ -100,11 +100,13 @@ def resolve_git(ctx: TaskContext, url: str, ref: str) -> str | None:
     return commit
 
 
-def checkout_git(ctx: TaskContext, paths: BuildPaths, url: str, ref: str, timeout: float) -> str:
+def checkout_git(
+    ctx: TaskContext, paths: BuildPaths, url: str, ref: str, timeout: float, env: str = ""
+) -> str:
     """Fetch ``ref`` of ``url`` into the kept checkout, check it out; its commit id."""
     s, r, log = home_path(paths.src), quote(ref), home_path(paths.log)
     script = (
-        f"{{ [ -d {s}/.git ] || git init -q {s}; }} && "
+        f"{env}{{ [ -d {s}/.git ] || git init -q {s}; }} && "
         f"{{ git -C {s} remote remove origin 2>/dev/null; "
         f"git -C {s} remote add origin {home_path(url)}; }} && "
         f"{{ {{ git -C {s} fetch -q --depth 1 origin {r} && "
@@ -142,10 +144,10 @@ def _download(url: str, t: str) -> str:
     )
 
 
-def remote_digest(ctx: TaskContext, url: str) -> str:
+def remote_digest(ctx: TaskContext, url: str, env: str = "") -> str:
     """sha256 of what ``url`` serves, hashed on the host (the download is not kept)."""
     script = (
-        f't=$(mktemp) && {{ {_download(url, "$t")}; }} && sha256sum < "$t"; '
+        f'{env}t=$(mktemp) && {{ {_download(url, "$t")}; }} && sha256sum < "$t"; '
         f'rc=$?; rm -f -- "$t"; exit $rc'
     )
     result = ctx.run(script, 600)
@@ -154,11 +156,13 @@ def remote_digest(ctx: TaskContext, url: str) -> str:
     return result.stdout.split()[0]
 
 
-def fetch_tarball(ctx: TaskContext, paths: BuildPaths, tarball: str, timeout: float) -> str:
+def fetch_tarball(
+    ctx: TaskContext, paths: BuildPaths, tarball: str, timeout: float, env: str = ""
+) -> str:
     """Put the tarball at ``paths.tarball`` (download on the host or push); its sha256."""
     t = home_path(paths.tarball)
     if is_url(tarball):
-        ctx.run_checked(_download(tarball, t), f"downloading {tarball}", timeout)
+        ctx.run_checked(env + _download(tarball, t), f"downloading {tarball}", timeout)
     else:
         data = ctx.local_path(tarball).read_bytes()
         ctx.run_checked(f"cat > {t}", f"pushing {tarball}", timeout, stdin=data)
