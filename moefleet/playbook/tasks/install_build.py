@@ -164,8 +164,12 @@ def run_build(
             binary=installed,
         )
     began = time.monotonic()
-    ctx.run_checked(
-        f"mkdir -p -- {home_path(paths.work)} && : > {home_path(paths.log)}", "preparing the build"
+    log = home_path(paths.log)
+    ctx.run_checked(  # one log over runs (each marked), restarted once it passes 4 MiB
+        f"mkdir -p -- {home_path(paths.work)} && "
+        f"{{ [ $(wc -c < {log} 2>/dev/null || echo 0) -lt 4194304 ] || : > {log}; }} && "
+        f'echo "== $(date -u +%FT%TZ)" {quote(build.describe())} >> {log}',
+        "preparing the build",
     )
     resolved = _fetch(ctx, build, paths)
     text = recipe(build, resolved)
@@ -176,7 +180,8 @@ def run_build(
         ctx.run_checked(f"rm -rf -- {home_path(paths.build)}", "clearing the old build tree")
     _step(ctx, build, paths, "configure", _configure(build, paths))
     jobs = str(build.jobs) if build.jobs else '"$(nproc 2>/dev/null || echo 2)"'
-    compile_ = f"cmake --build {home_path(paths.build)} --target {build.target} --parallel {jobs}"
+    target = quote(build.target)
+    compile_ = f"cmake --build {home_path(paths.build)} --target {target} --parallel {jobs}"
     _step(ctx, build, paths, "build", compile_)
     found = _install(ctx, build, paths, binary, text, version)
     return changed(
@@ -295,7 +300,7 @@ def _install(
         f"rm -rf -- {st} && mkdir -p -- {st} {lib} && "
         f"f=$(find {b} -path {b}/CMakeFiles -prune -o -type f -name {quote(build.target)} "
         f'-perm -u+x -print | head -n 1) && [ -n "$f" ] || '
-        f"{{ echo 'no {build.target} in the build tree' >&2; exit 3; }}; "
+        f"{{ echo {quote(f'no {build.target} in the build tree')} >&2; exit 3; }}; "
         f'cp -- "$f" {home_path(staged)} && '
         f"find {b} -path {b}/CMakeFiles -prune -o \\( -name '*.so' -o -name '*.so.*' \\) "
         f"\\( -type f -o -type l \\) -exec cp -P -- {{}} {lib}/ \\; && cat > {st}/{STAMP}",
