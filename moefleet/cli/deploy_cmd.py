@@ -92,7 +92,8 @@ def deploy(
     as_json: bool,
 ) -> None:
     """Bring every host to its planned inference server: runtime, model, config, service,
-    then a health gate (health + a real completion) with rollback on failure."""
+    then a health gate (health + a real completion) with rollback on failure; Ray clusters
+    first for multi-node vLLM, then each model's nginx front door (inventory `front_door`)."""
     from moefleet.bench.runner import read_api_key  # noqa: PLC0415
     from moefleet.deploy.run import DeployOptions, deploy_plan, run_deploy, summary  # noqa: PLC0415
     from moefleet.views.plan import plan_view  # noqa: PLC0415
@@ -136,6 +137,13 @@ def deploy(
     else:
         if outcome.report is not None:
             stdout.print(Text(recap_text(outcome.report)), highlight=False, soft_wrap=True)
+        for result in outcome.front_doors:
+            door = result.door
+            stdout.print(
+                Text(f"front door {door.model}: {door.url} on {door.host} ({door.backend}) "
+                     f"over {len(result.urls)} replica(s)"),
+                highlight=False, soft_wrap=True,
+            )  # fmt: skip
         for host, problem in outcome.problems.items():
             stderr.print(Text(f"not deployed {host}: {problem}", style="yellow"), highlight=False)
     ok = outcome.report is not None and outcome.report.ok and not outcome.problems

@@ -13,7 +13,8 @@ three playbook runs follow, each journaled, their reports merged into one recap:
    gate fails;
 3. ``playbooks/front-door.toml`` when hosts set ``front_door`` (``moefleet.deploy.front_door``):
    each model's nginx over the replicas that passed their gate, validated (``nginx -t``),
-   reloaded, gated by a real completion through it, rolled back when that fails.
+   reloaded, gated by a real completion through it, rolled back when that fails (not in a
+   ``--limit`` run, which would leave out replicas).
 
 The API key is read from a 0600 file on the controller, written 0600 on the host, and never
 appears in argv, output, logs or the journal.
@@ -315,8 +316,9 @@ def _front_doors(
     problems: dict[str, str],
     run: _Runs,
 ) -> tuple[list[DoorResult], RunReport | None]:
-    """Run the front-door playbook over the replicas that passed their gate."""
-    if not doors or served is None:
+    """Run the front-door playbook over the replicas that passed their gate. A ``--limit``
+    run leaves front doors as they are: it would drop the replicas it does not cover."""
+    if not doors or served is None or options.limit:
         return [], None
     healthy = healthy_hosts(served, options.check)
     host_vars, results = door_host_vars(doors, healthy, api_key, problems)

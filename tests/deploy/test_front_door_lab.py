@@ -31,7 +31,7 @@ BODY = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
 
 pytestmark = pytest.mark.skipif(
     shutil.which("nginx", path="/usr/sbin:/usr/bin") is None,
-    reason="nginx not installed (apt-get install nginx-light)",
+    reason="nginx not installed (apt-get install nginx)",
 )
 
 
