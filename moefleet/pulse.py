@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from moefleet.errors import MoefleetError, ParseError, TransportError
 from moefleet.facts.model import SLOWDOWN_REASONS
@@ -165,6 +166,19 @@ def parse_pulse(
     return HostPulse(host, at, "ok", gpus, health, problem)
 
 
+class Pulser(Protocol):
+    """What the TUI's pulse worker drives: ``Pulse`` (a command per step) or ``PulseStream``
+    (a loop per host, moefleet.pulse_stream)."""
+
+    def step(self, services: Mapping[str, Sequence[ServiceCheck]] | None = None) -> list[HostPulse]:
+        """The pulses since the last step ([] when none)."""
+        ...
+
+    def close(self) -> None:
+        """Release every connection."""
+        ...
+
+
 @dataclass(eq=False)
 class Pulse:
     """Pulses a set of hosts again and again over connections kept open between steps.
@@ -237,7 +251,12 @@ class Pulse:
 
 def pulse_hosts(hosts: Sequence[Host], options: ConnectOptions, forks: int = 32) -> Pulse:
     """A Pulse of ``hosts`` whose connections time out quickly (a pulse must not linger)."""
-    quick = ConnectOptions(
+    return Pulse(list(hosts), quick_options(options), forks=forks)
+
+
+def quick_options(options: ConnectOptions) -> ConnectOptions:
+    """``options`` with a short connect timeout and no new host keys accepted."""
+    return ConnectOptions(
         known_hosts=options.known_hosts,
         accept_new_host_keys=False,
         connect_timeout=min(options.connect_timeout, 5.0),
@@ -245,4 +264,3 @@ def pulse_hosts(hosts: Sequence[Host], options: ConnectOptions, forks: int = 32)
         allow_agent=options.allow_agent,
         look_for_keys=options.look_for_keys,
     )
-    return Pulse(list(hosts), quick, forks=forks)

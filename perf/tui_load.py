@@ -10,10 +10,11 @@ host each interval (the worker's messages posted on the UI loop, without SSH: th
     python perf/tui_load.py [--hosts 500] [--interval 2] [--seconds 30]
 
 With ``--pulse N`` it measures the pulse instead, against a real-SSH lab of N synthetic hosts
-(tests/lab; run as root for emulated hosts): first the pulse loop alone (one step every
-interval: CPU per wall second of this process — the sshds are other processes — and the wall
-time of a step), then the real app headless with the pulse on over those hosts, probed first
-so the rows are full.
+(tests/lab; run as root for emulated hosts): first the pulse alone in both modes — a command
+per host per step (``Pulse``) and one loop per host streaming a pulse each interval
+(``PulseStream``, what `moefleet tui -i` runs) — as CPU per wall second of this process (the
+sshds are other processes) and their ratio, then the real app headless with the streaming
+pulse over those hosts, probed first so the rows are full.
 
     python perf/tui_load.py --pulse 50 [--interval 2] [--seconds 30]
 """
@@ -36,7 +37,8 @@ sys.path.insert(0, str(ROOT))
 from moefleet.facts.importer import import_facts  # noqa: E402
 from moefleet.inventory import load_inventory  # noqa: E402
 from moefleet.probe import ProbeOptions, gather_facts  # noqa: E402
-from moefleet.pulse import GpuSample, HostPulse, Pulse, pulse_hosts  # noqa: E402
+from moefleet.pulse import GpuSample, HostPulse, Pulse, Pulser, pulse_hosts  # noqa: E402
+from moefleet.pulse_stream import stream_hosts  # noqa: E402
 from moefleet.state import StateStore  # noqa: E402
 from moefleet.transport import ConnectOptions  # noqa: E402
 from moefleet.tui.app import MoefleetApp, PulseArrived  # noqa: E402
@@ -122,17 +124,21 @@ async def measure(
     return cpu / wall, cold, time.perf_counter() - started, refreshes
 
 
-def pulse_loop(pulse: Pulse, interval: float, seconds: float) -> tuple[float, list[float]]:
-    """Pulse every ``interval`` for ``seconds``: (CPU share, wall seconds of each step)."""
+def pulse_loop(pulse: Pulser, interval: float, seconds: float) -> tuple[float, list[float], int]:
+    """Pulse every ``interval`` for ``seconds``: (CPU share, wall seconds of each step,
+    host pulses received)."""
     pulse.step()  # connect once, outside the measurement (as the app's first pulse does)
+    time.sleep(interval)
+    pulse.step()
     steps: list[float] = []
+    received = 0
     start_cpu, start = time.process_time(), time.perf_counter()
     while time.perf_counter() - start < seconds:
         began = time.perf_counter()
-        pulse.step()
+        received += len(pulse.step())
         steps.append(time.perf_counter() - began)
         time.sleep(max(0.0, interval - steps[-1]))
-    return (time.process_time() - start_cpu) / (time.perf_counter() - start), steps
+    return (time.process_time() - start_cpu) / (time.perf_counter() - start), steps, received
 
 
 def measure_pulse(hosts: int, interval: float, seconds: float) -> None:
@@ -144,24 +150,33 @@ def measure_pulse(hosts: int, interval: float, seconds: float) -> None:
         inventory = load_inventory(lab.inventory_path)
         options = ConnectOptions.from_settings(inventory.settings)
         listed = list(inventory.hosts.values())
-        pulse = pulse_hosts(listed, options, forks=inventory.settings.forks)
-        try:
-            load, steps = pulse_loop(pulse, interval, seconds)
-        finally:
-            pulse.close()
-        steps.sort()
-        print(
-            f"pulse alone: {hosts} hosts every {interval:g} s, {len(steps)} steps in "
-            f"{seconds:g} s: CPU {load:.1%} of one core; step wall median "
-            f"{steps[len(steps) // 2] * 1000:.0f} ms, max {steps[-1] * 1000:.0f} ms"
-        )
+        loads = {}
+        makers = {
+            "command per step": lambda: pulse_hosts(listed, options, inventory.settings.forks),
+            "loop per host": lambda: stream_hosts(listed, options, interval),
+        }
+        for mode, make in makers.items():
+            pulse = make()
+            try:
+                load, steps, received = pulse_loop(pulse, interval, seconds)
+            finally:
+                pulse.close()
+            loads[mode] = load
+            steps.sort()
+            print(
+                f"pulse alone ({mode}): {hosts} hosts every {interval:g} s, {len(steps)} steps, "
+                f"{received} host pulses in {seconds:g} s: CPU {load:.1%} of one core; step "
+                f"wall median {steps[len(steps) // 2] * 1000:.0f} ms, max {steps[-1] * 1000:.0f} ms"
+            )
+        ratio = loads["command per step"] / max(loads["loop per host"], 1e-9)
+        print(f"loop per host uses {ratio:.1f}x less controller CPU than a command per step")
         db = workdir / "state.db"
         with StateStore(db) as state:
             state.save_probes(gather_facts(listed, ProbeOptions(options)), "perf")
         plain = MoefleetApp(StateSource(db, inventory), interval)
         plain_load = asyncio.run(measure(db, interval, seconds, plain))[0]
         print(f"app without the pulse: {hosts} hosts: CPU {plain_load:.1%} of one core")
-        pulse = pulse_hosts(listed, options, forks=inventory.settings.forks)
+        pulse = stream_hosts(listed, options, interval)  # what `moefleet tui -i` runs
         app = MoefleetApp(StateSource(db, inventory), interval, pulse=pulse)
         app_load, _, _, refreshes = asyncio.run(measure(db, interval, seconds, app))
         history = app.pulse_history.pulses if app.pulse_history else 0

@@ -57,7 +57,7 @@ def tui(
     each interval brings live GPU values, per-GPU history and server health. Read-only unless
     you start a deploy from the rollouts screen (with -i), which asks first."""
     from moefleet.bench.runner import read_api_key  # noqa: PLC0415
-    from moefleet.pulse import pulse_hosts  # noqa: PLC0415
+    from moefleet.pulse_stream import stream_hosts  # noqa: PLC0415
     from moefleet.transport import ConnectOptions  # noqa: PLC0415
     from moefleet.tui.actions import DeployRequest  # noqa: PLC0415
     from moefleet.tui.app import MoefleetApp  # noqa: PLC0415 (Textual loads only here)
@@ -71,5 +71,5 @@ def tui(
         if pulse:
             options = ConnectOptions.from_settings(inventory.settings)
             hosts = list(inventory.hosts.values())
-            beat = pulse_hosts(hosts, options, forks=inventory.settings.forks)
+            beat = stream_hosts(hosts, options, interval, forks=inventory.settings.forks)
     MoefleetApp(StateSource(obj["state_path"], inventory), interval, request, beat).run()

@@ -49,6 +49,22 @@ class ConnectOptions:
         )
 
 
+class Stream(Protocol):
+    """A long-running command's output (stdout and stderr merged), read without blocking."""
+
+    def fileno(self) -> int:
+        """A descriptor that polls readable when output (or the end) is there."""
+        ...
+
+    def read(self) -> bytes | None:
+        """What has arrived: None when nothing yet, b"" once the command has ended."""
+        ...
+
+    def close(self) -> None:
+        """Stop reading; the command ends (SIGPIPE on its next write, or a signal)."""
+        ...
+
+
 class Transport(Protocol):
     """An open connection to one host."""
 
@@ -60,6 +76,10 @@ class Transport(Protocol):
     def put(self, local: Path, remote: str, offset: int = 0, timeout: float = 3600.0) -> int:
         """Copy ``local`` to ``remote`` from byte ``offset`` on, appending to what ``remote``
         holds (resume); returns the bytes sent. TransportError on failure or past ``timeout``."""
+        ...
+
+    def stream(self, command: str) -> Stream:
+        """Start ``command`` and hand back its output as it comes (for a repeating sampler)."""
         ...
 
     def close(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -12,6 +13,44 @@ from moefleet.errors import TransportError
 from moefleet.transport.base import CommandResult
 
 _CHUNK = 1 << 20
+
+
+class LocalStream:
+    """A local /bin/sh command's merged output, read without blocking."""
+
+    def __init__(self, command: str) -> None:
+        try:
+            self._process = subprocess.Popen(
+                ["/bin/sh", "-c", command],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise TransportError("error", f"cannot start /bin/sh: {exc}") from exc
+        assert self._process.stdout is not None
+        self._fd = self._process.stdout.fileno()
+        os.set_blocking(self._fd, False)
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def read(self) -> bytes | None:
+        try:
+            return os.read(self._fd, _CHUNK)
+        except BlockingIOError:
+            return None
+        except OSError:
+            return b""
+
+    def close(self) -> None:
+        if self._process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._process.pid, signal.SIGTERM)
+        self._process.wait(timeout=10)
+        assert self._process.stdout is not None
+        self._process.stdout.close()
 
 
 class LocalTransport:
@@ -59,6 +98,10 @@ class LocalTransport:
         except OSError as exc:
             raise TransportError("error", f"cannot copy {local} to {remote}: {exc}") from exc
         return sent
+
+    def stream(self, command: str) -> LocalStream:
+        """Start ``command`` with /bin/sh in its own process group."""
+        return LocalStream(command)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -102,6 +102,30 @@ def _connection(hop: JumpHost, options: ConnectOptions, gateway: Connection | No
     return connection
 
 
+class SshStream:
+    """A channel's output read without blocking; ``fileno`` is paramiko's event pipe, which
+    polls readable when data or the end of the output arrives."""
+
+    def __init__(self, channel: paramiko.Channel) -> None:
+        self._channel = channel
+        self._fileno = channel.fileno()
+        channel.setblocking(False)
+
+    def fileno(self) -> int:
+        return self._fileno
+
+    def read(self) -> bytes | None:
+        try:
+            return bytes(self._channel.recv(65536))
+        except TimeoutError:  # nothing buffered yet
+            return None
+        except SSH_FAILURES:  # the connection died: the output has ended
+            return b""
+
+    def close(self) -> None:
+        self._channel.close()
+
+
 class SshTransport:
     """One SSH connection (through ProxyJump hops if configured) to one host."""
 
@@ -199,6 +223,16 @@ class SshTransport:
         except SSH_FAILURES as exc:
             raise map_ssh_error(exc, self._target, self._known_hosts) from exc
         return sent
+
+    def stream(self, command: str) -> SshStream:
+        """Start ``command`` on its own channel of the open connection (stderr merged)."""
+        try:
+            channel = self._connection.create_session()
+            channel.set_combine_stderr(True)
+            channel.exec_command(command)
+        except SSH_FAILURES as exc:
+            raise map_ssh_error(exc, self._target, self._known_hosts) from exc
+        return SshStream(channel)
 
     def close(self) -> None:
         self._connection.close()

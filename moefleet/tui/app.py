@@ -11,7 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 
 from moefleet.errors import MoefleetError
-from moefleet.pulse import HostPulse, Pulse
+from moefleet.pulse import HostPulse, Pulser
 from moefleet.tui.actions import DeployRequest
 from moefleet.tui.pulse_history import PulseHistory
 from moefleet.tui.screens.fleet import FleetScreen
@@ -66,7 +66,7 @@ class MoefleetApp(App[None]):
         source: StateSource,
         interval: float = 2.0,
         deploy: DeployRequest | None = None,
-        pulse: Pulse | None = None,
+        pulse: Pulser | None = None,
     ) -> None:
         super().__init__()
         self.source = source
