@@ -370,8 +370,7 @@ def _user_systemd_sh(
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": login.pw_dir, "USER": login.pw_name,
         "LOGNAME": login.pw_name, "SHELL": login.pw_shell, "LANG": "C",
-        "XDG_RUNTIME_DIR": str(hostdir / "xdg"), "SYSTEMD_LOG_TARGET": "console",
-        MARK: str(workdir),
+        "XDG_RUNTIME_DIR": str(hostdir / "xdg"), MARK: str(workdir),
     }  # fmt: skip
     moves = "".join(f"echo $$ > {shlex.quote(str(cg / 'cgroup.procs'))}\n" for cg in cgroups)
     setpriv = ["setpriv", f"--reuid={login.pw_uid}", f"--regid={login.pw_gid}", "--init-groups"]
