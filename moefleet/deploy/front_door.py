@@ -268,9 +268,9 @@ def front_door_var(door: FrontDoor, urls: list[str], api_key: str | None) -> dic
         "backend": door.backend,
         "dirs": [state, f"{state}/logs", f"{state}/temp"],
         "stamp": f"{state}/applied-{gen}",
-        # the stamp names the configuration nginx runs: older stamps go before a new one is
-        # validated (nginx -t) and made live
-        "validate": f"rm -f -- {q(state)}/applied-*; " + " ".join(q(a) for a in test),
+        # the stamp names the configuration nginx runs: once a new one passes nginx -t, the
+        # older stamps go (it is about to be made live)
+        "validate": " ".join(q(a) for a in test) + f" && rm -f -- {q(state)}/applied-*",
         "reload": reload,
         "service": service,
         "live": f"{door.url}/moefleet-front-door/{gen}",

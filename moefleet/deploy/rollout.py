@@ -81,7 +81,7 @@ def record_front_doors(results: list[DoorResult], report: RunReport, state: Stat
             {
                 "run_id": report.run_id,
                 "model": door.model,
-                "format": door.replicas[0][0].deployment.format,
+                "format": "front door",  # reads "MODEL front door" where deployments are listed
                 "engine": "nginx",
                 "mode": "front_door",
                 "gpus": [],

@@ -59,7 +59,7 @@ def test_a_wildcard_replica_is_reached_at_its_inventory_address(tmp_path: Path) 
     assert conf["path"] == "/etc/nginx/conf.d/moefleet_qwen3_8b.conf"
     assert "server 10.0.0.1:8080" in conf["content"] and "10.0.0.2" not in conf["content"]
     assert entry["reload"] == ["systemctl", "reload", "nginx"]
-    assert entry["validate"].endswith("/usr/sbin/nginx -t -q")
+    assert entry["validate"].startswith("/usr/sbin/nginx -t -q && rm -f -- ")
     key = entry["files"][-1]
     assert key["secret"] and key["mode"] == "0600" and key["path"] == entry["api_key_file"]
     assert all(KEY not in f["content"] for f in entry["files"] if not f["secret"])

@@ -2,7 +2,8 @@
 worker on the second, the vLLM server on the head after its head unit), the order they come up
 in, and `moefleet deploy --plan` against the lab showing exactly that while changing nothing
 (vLLM and Ray cannot run here: no GPU, no Ray; the lab host gets a stand-in `vllm` that only
-answers --version, like the lab's own stand-in llama-server)."""
+answers --version, like the lab's own stand-in llama-server), with the server's front door in
+the distribution's nginx (systemd backend) as it would be on a root host."""
 
 from __future__ import annotations
 
@@ -151,6 +152,7 @@ def ray_lab(make_lab_module, tmp_path_factory):
             moefleet_dir=f"{home}/moefleet", service_backend="systemd", serve_bind="0.0.0.0",
             vllm_runtime={"path": f"{home}/venv/bin/vllm"}, serve_port=28790,
             model_sources={"deepseek-v3": {"hf_repo": "deepseek-ai/DeepSeek-V3"}},
+            front_door={"host": HOSTS[0], "port": 28795, "bind": "0.0.0.0"},
         )  # fmt: skip
     inventory = work / "inventory.toml"
     inventory.write_text(tomli_w.dumps(data))
@@ -162,14 +164,14 @@ def ray_lab(make_lab_module, tmp_path_factory):
 
 def test_deploy_plan_shows_the_ray_cluster_and_changes_nothing(ray_lab) -> None:
     lab, work, inventory, plan_file, key_file, home = ray_lab
-    listing = "find ~ /etc/systemd/system -newer ~/venv/bin/vllm 2>/dev/null | sort"
+    listing = "find ~ /etc/systemd/system /etc/nginx -newer ~/venv/bin/vllm 2>/dev/null | sort"
     before = {host: lab.run(host, listing).stdout for host in HOSTS}
     planned = _moefleet(work, "deploy", "-i", str(inventory), "--plan-file", str(plan_file),
                         "--api-key-file", str(key_file), "--plan", "--diff")  # fmt: skip
     assert planned.returncode == 0, planned.stderr[-3000:] + planned.stdout[-2000:]
     output = planned.stderr
     plays = re.findall(r"^PLAY \[([^\]]+)\]", output, re.M)
-    assert plays == ["ray head", "ray workers", "converge", "health gate"]
+    assert plays == ["ray head", "ray workers", "converge", "health gate", "front door"]
     blocks = _blocks(output)
     diffs = {host: "".join(d for h, _, d in blocks if h == host) for host in HOSTS}
     head, worker = f"{SERVER}-ray-head", f"{SERVER}-ray-worker"
@@ -193,6 +195,10 @@ def test_deploy_plan_shows_the_ray_cluster_and_changes_nothing(ray_lab) -> None:
     assert order.index(f"{HOSTS[0]} ray head started") < order.index(
         f"{HOSTS[1]} ray workers started"
     ) < order.index(f"{HOSTS[0]} services started")  # fmt: skip
+    # the server's front door: the distribution's nginx on the head (root + systemd)
+    assert "+++ /etc/nginx/conf.d/moefleet_deepseek_v3.conf (after)" in diffs[HOSTS[0]]
+    assert "+    server 127.0.0.1:28790 max_fails=2" in diffs[HOSTS[0]]
+    assert "+    listen 0.0.0.0:28795;" in diffs[HOSTS[0]]
     # nothing changed on the hosts, and the key never showed
     assert {host: lab.run(host, listing).stdout for host in HOSTS} == before
     assert lab.run(HOSTS[0], f"test -e {home}/moefleet").returncode != 0
