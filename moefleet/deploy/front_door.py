@@ -236,6 +236,12 @@ def _launcher(argv: list[str]) -> str:
     return f"#!/bin/sh\n# rendered by moefleet: the front door's nginx\n{line}\n"
 
 
+def _found(nginx: str) -> str:
+    """Shell: fail with the fix when there is no nginx at ``nginx``."""
+    message = f"no nginx at {nginx}: install it (apt-get install nginx) or set front_door.nginx"
+    return f"{{ [ -x {shlex.quote(nginx)} ] || {{ echo {shlex.quote(message)} >&2; exit 127; }}; }}"
+
+
 def front_door_var(door: FrontDoor, urls: list[str], api_key: str | None) -> dict[str, Any]:
     """One entry of ``front_doors`` for ``playbooks/front-door.toml`` over the replica URLs."""
     gen = generation(door, urls)
@@ -270,7 +276,9 @@ def front_door_var(door: FrontDoor, urls: list[str], api_key: str | None) -> dic
         "stamp": f"{state}/applied-{gen}",
         # the stamp names the configuration nginx runs: once a new one passes nginx -t, the
         # older stamps go (it is about to be made live)
-        "validate": " ".join(q(a) for a in test) + f" && rm -f -- {q(state)}/applied-*",
+        "validate": f"{_found(door.nginx)} && "
+        + " ".join(q(a) for a in test)
+        + f" && rm -f -- {q(state)}/applied-*",
         "reload": reload,
         "service": service,
         "live": f"{door.url}/moefleet-front-door/{gen}",

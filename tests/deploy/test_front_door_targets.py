@@ -3,6 +3,8 @@ front doors, their problems and their playbook variables)."""
 
 from __future__ import annotations
 
+import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 from moefleet.deploy.front_door import front_door_var, front_doors
@@ -59,7 +61,11 @@ def test_a_wildcard_replica_is_reached_at_its_inventory_address(tmp_path: Path) 
     assert conf["path"] == "/etc/nginx/conf.d/moefleet_qwen3_8b.conf"
     assert "server 10.0.0.1:8080" in conf["content"] and "10.0.0.2" not in conf["content"]
     assert entry["reload"] == ["systemctl", "reload", "nginx"]
-    assert entry["validate"].startswith("/usr/sbin/nginx -t -q && rm -f -- ")
+    assert "&& /usr/sbin/nginx -t -q && rm -f -- " in entry["validate"]
+    nowhere = front_door_var(replace(door, nginx="/nonexistent/nginx"), ["http://h:1"], KEY)
+    missing = subprocess.run(["sh", "-c", nowhere["validate"]], capture_output=True, text=True,
+                             check=False)  # fmt: skip
+    assert missing.returncode == 127 and "set front_door.nginx" in missing.stderr
     key = entry["files"][-1]
     assert key["secret"] and key["mode"] == "0600" and key["path"] == entry["api_key_file"]
     assert all(KEY not in f["content"] for f in entry["files"] if not f["secret"])
