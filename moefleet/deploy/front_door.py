@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from moefleet.deploy.service import reject_control
-from moefleet.deploy.targets import DeployError, DeployTarget, service_slug
+from moefleet.deploy.targets import DeployError, DeployTarget, host_backend, service_slug
 from moefleet.facts.model import HostFacts
 from moefleet.inventory import Host
 from moefleet.render.filters import RenderError
@@ -127,12 +127,10 @@ def replica_url(target: DeployTarget, host: Host, door_host: str) -> str:
 
 
 def _backend(settings: Mapping[str, Any], host: Host, facts: HostFacts | None) -> str:
+    """The distribution's nginx where services are system units (root), else our own."""
     chosen = settings.get("backend")
     if chosen is None:
-        system = host.vars.get("service_backend")
-        if system is None and facts is not None and facts.runtimes.systemd_is_init:
-            system = "systemd" if host.user in (None, "root") else "process"
-        chosen = "systemd" if system == "systemd" else "process"
+        chosen = "systemd" if host_backend(host, facts) == "systemd" else "process"
     if chosen not in ("systemd", "process"):
         raise DeployError(f"front_door.backend = {chosen!r}", "expected systemd or process")
     return str(chosen)
@@ -206,7 +204,7 @@ def front_doors(
             if fronted:
                 settings = chosen[fronted[0].host] or {}
                 door = _door(model, settings, hosts, facts, fronted, api_key)
-                front_door_var(door, [url for _, url in door.replicas], None)  # renders?
+                front_door_var(door, [url for _, url in door.replicas], None)  # fails now, if ever
                 doors.append(door)
         except (DeployError, RenderError, ValueError, TypeError) as exc:
             problems[model] = str(exc)
