@@ -38,9 +38,14 @@ MAX_BLOCK = 1 << 20
 
 
 def loop_command(services: Sequence[ServiceCheck], python: str, interval: float) -> str:
-    """The host-side loop: one pulse, the end marker, sleep; until the channel closes."""
+    """The host-side loop, one pulse per ``interval`` (a slow pulse delays the next) until the
+    channel closes. Each pulse is collected first and written at once with its end marker:
+    one SSH packet per pulse for the controller to decrypt, not one per line."""
     body = pulse_command(services, python)
-    return f"while :; do {body}; echo {END}; sleep {interval:g} || exit 0; done"
+    return (
+        f"while :; do sleep {interval:g} & out=$({body}); "
+        f"printf '%s\\n%s\\n' \"$out\" '{END}'; wait $! || exit 0; done"
+    )
 
 
 @dataclass(eq=False)

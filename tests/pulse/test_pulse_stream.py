@@ -14,6 +14,7 @@ from moefleet.transport import ConnectOptions
 from moefleet.transport.local import LocalTransport
 
 INTERVAL = 0.53  # unusual, so the lab's loops can be found by their command line
+LOOP = f"[d]o sleep {INTERVAL:g} & out=..echo @@moefleet-pulse gpu"  # [d]: not the pgrep itself
 
 
 def _collect(stream: PulseStream, until, services=None, limit: float = 30.0):
@@ -48,9 +49,8 @@ def test_the_loop_prints_one_block_per_interval_until_closed() -> None:
 def _loops_running(lab, host: str) -> int:
     """Pulse loops on the lab's hosts (they share this machine's processes); a loop's shell
     forks children that briefly carry the same command line, so only count the topmost."""
-    pattern = f"[d]o echo @@moefleet-pulse gpu.* sleep {INTERVAL:g} "  # [d]: not this script
     script = (
-        f"all=$(pgrep -f '{pattern}'); for p in $all; do "
+        f"all=$(pgrep -f '{LOOP}'); for p in $all; do "
         "parent=$(ps -o ppid= -p $p | tr -d ' '); "
         'echo "$all" | grep -qx "$parent" || echo $p; done | wc -l'
     )
@@ -93,7 +93,7 @@ def test_a_loop_that_ends_is_reported_and_restarted(make_lab) -> None:
     stream = PulseStream(list(inventory.hosts.values()), options, INTERVAL, retry_s=0.5)
     try:
         _collect(stream, lambda s: len(s["rtx4090"]) >= 1)
-        lab.run("rtx4090", f"pkill -f '[d]o echo @@moefleet-pulse gpu.* sleep {INTERVAL:g} '; true")
+        lab.run("rtx4090", f"pkill -f '{LOOP}'; true")
         seen = _collect(stream, lambda s: any(not p.ok for p in s["rtx4090"]))
         assert any(p.status == "error" and not p.ok for p in seen["rtx4090"])
         seen = _collect(stream, lambda s: any(p.ok for p in s["rtx4090"]))
