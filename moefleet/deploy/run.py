@@ -32,7 +32,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from moefleet.deploy.front_door import FrontDoor, front_doors
-from moefleet.deploy.multinode import RayCluster, ray_cluster, ray_host_vars
+from moefleet.deploy.multinode import RayCluster, ray_cluster, ray_host_vars, rollout_order
 from moefleet.deploy.planfile import PlanFile, PlannedDeployment, parse_plan, read_plan
 from moefleet.deploy.rollout import (
     DoorResult,
@@ -385,6 +385,7 @@ def summary(outcome: DeployOutcome) -> dict[str, Any]:
             "workers": [w.host for w in c.workers],
             "address": c.address,
             "server": c.server.service.name,
+            "order": [f"{host} {unit}" for host, unit in rollout_order(c)],
         }
         for c in outcome.clusters
     ]

@@ -7,6 +7,7 @@ the distribution's nginx (systemd backend) as it would be on a root host."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -203,3 +204,8 @@ def test_deploy_plan_shows_the_ray_cluster_and_changes_nothing(ray_lab) -> None:
     assert {host: lab.run(host, listing).stdout for host in HOSTS} == before
     assert lab.run(HOSTS[0], f"test -e {home}/moefleet").returncode != 0
     assert KEY not in planned.stdout + planned.stderr
+    as_json = _moefleet(work, "deploy", "-i", str(inventory), "--plan-file", str(plan_file),
+                        "--api-key-file", str(key_file), "--plan", "--json")  # fmt: skip
+    (cluster,) = json.loads(as_json.stdout)["ray_clusters"]
+    expected = [f"{HOSTS[0]} {head}", f"{HOSTS[1]} {worker}", f"{HOSTS[0]} {SERVER}"]
+    assert cluster["order"] == expected and cluster["address"] == "127.0.0.1:6379"
