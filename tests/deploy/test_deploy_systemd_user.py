@@ -8,23 +8,25 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import socket
 import subprocess
 import sys
 import time
 import tomllib
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
 import pytest
 import tomli_w
 
-from tests.lab.fleet import SYSTEMD, detect_mode
+from tests.lab.fleet import SYSTEMD, Lab, detect_mode
 from tests.lab.profiles import get_profile
 
 KEY = "sk-moefleet-canary-user-7c2e41"
 HOST = "rtx4090"
-PORT = 28500
+PORTS = range(28500, 28600)  # one free one per run (test_deploy_lab: 283xx, front door: 287xx)
 UNIT = "moefleet-qwen3-30b-a3b-0"
 USER_SYSTEMCTL = "systemctl --user --no-pager"
 
@@ -46,16 +48,44 @@ def _moefleet(work: Path, *args: str, timeout: float = 300) -> subprocess.Comple
     )  # fmt: skip
 
 
+def _free_port() -> int:
+    """A port of ``PORTS`` nothing listens on. Never a fixed one: llama-server binds with
+    SO_REUSEPORT, so a concurrent run's server (same lab user) would silently share it."""
+    for port in random.sample(PORTS, len(PORTS)):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError(f"no free port in {PORTS}")
+
+
+@dataclass(frozen=True)
+class Fleet:
+    lab: Lab
+    work: Path
+    inventory: Path
+    plan_file: Path
+    key_file: Path
+    home: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
 @pytest.fixture(scope="module")
 def fleet(make_lab_module, llama_bins, tiny_model, tmp_path_factory):
     """One lab host with a user manager, probed, with systemd-user deploy vars and a plan."""
     _require_user_systemd()
     lab = make_lab_module([replace(get_profile(HOST), user_systemd=True)])
     work = tmp_path_factory.mktemp("deploy-user")
-    home = lab.run(HOST, "echo $HOME").stdout.strip()
+    home, port = lab.run(HOST, "echo $HOME").stdout.strip(), _free_port()
     data = tomllib.loads(lab.inventory_path.read_text())
     data["hosts"][HOST].setdefault("vars", {}).update(
-        moefleet_dir=f"{home}/moefleet", models_dir=f"{home}/models", serve_port=PORT,
+        moefleet_dir=f"{home}/moefleet", models_dir=f"{home}/models", serve_port=port,
         service_backend="systemd-user",
         model_sources={"qwen3-30b-a3b": {"path": str(tiny_model("qwen3moe", "Q8_0"))}},
         llama_runtime={"src": str(llama_bins.server.parent)},
@@ -71,21 +101,20 @@ def fleet(make_lab_module, llama_bins, tiny_model, tmp_path_factory):
     key_file = work / "api.key"
     key_file.write_text(KEY + "\n")
     key_file.chmod(0o600)
-    yield lab, work, inventory, plan_file, key_file, home
+    yield Fleet(lab, work, inventory, plan_file, key_file, home, port)
     lab.run(HOST, f"{USER_SYSTEMCTL} stop {UNIT}", timeout=90)
 
 
-def _deploy(fleet, plan_file: Path | None = None, health_timeout: int = 60):
-    _, work, inventory, default_plan, key_file, _ = fleet
+def _deploy(fleet: Fleet, plan_file: Path | None = None, health_timeout: int = 60):
     return _moefleet(
-        work, "deploy", "-i", str(inventory), "--plan-file", str(plan_file or default_plan),
-        "--api-key-file", str(key_file), "--health-timeout", str(health_timeout),
+        fleet.work, "deploy", "-i", str(fleet.inventory), "--plan-file",
+        str(plan_file or fleet.plan_file), "--api-key-file", str(fleet.key_file),
+        "--health-timeout", str(health_timeout),
     )  # fmt: skip
 
 
-def _answers(wait_s: float = 0.0) -> dict:
+def _answers(url: str, wait_s: float = 0.0) -> dict:
     """A completion with the key (401 without); first waits up to ``wait_s`` for /health."""
-    url = f"http://127.0.0.1:{PORT}"
     deadline = time.monotonic() + wait_s
     while (status := _health(url)) != 200 and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -105,34 +134,36 @@ def _health(url: str) -> int:
         return 0
 
 
-def _listener_pid(port: int) -> int:
-    """The pid of the process listening on 127.0.0.1:``port`` (from /proc, as root)."""
+def _listeners(port: int) -> set[int]:
+    """The pids listening on 127.0.0.1:``port`` (from /proc, as root)."""
     inodes = {
         fields[9]
         for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
         if (fields := line.split())[1].endswith(f":{port:04X}") and fields[3] == "0A"
     }
+    sockets = {f"socket:[{inode}]" for inode in inodes}
+    pids = set()
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+            links = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
         except OSError:
             continue
-        if any(link == f"socket:[{inode}]" for link in links for inode in inodes):
-            return int(pid)
-    raise AssertionError(f"nothing listens on port {port}")
+        if links & sockets:
+            pids.add(int(pid))
+    return pids
 
 
-def _systemctl(lab, *words: str) -> subprocess.CompletedProcess[str]:
+def _systemctl(lab: Lab, *words: str) -> subprocess.CompletedProcess[str]:
     return lab.run(HOST, f"{USER_SYSTEMCTL} {' '.join(words)}", timeout=60)
 
 
-def _supervised_by_the_user_manager(lab) -> int:
-    """The unit is active and its MainPID is the llama-server that listens; returns the pid."""
+def _supervised_by_the_user_manager(fleet: Fleet) -> int:
+    """The unit is active and its MainPID is the one llama-server that listens; returns it."""
+    lab = fleet.lab
     state = _systemctl(lab, "is-active", UNIT).stdout.strip()
-    manager_log = (lab.hosts[HOST].dir / "user-systemd.log").read_text(errors="replace")
-    assert state == "active", _systemctl(lab, "status", UNIT).stdout + manager_log[-3000:]
+    assert state == "active", _systemctl(lab, "status", UNIT).stdout
     main_pid = int(_systemctl(lab, "show", "-p", "MainPID", "--value", UNIT).stdout)
-    assert main_pid == _listener_pid(PORT)
+    assert _listeners(fleet.port) == {main_pid}
     assert Path(f"/proc/{main_pid}/exe").resolve().name == "llama-server"
     return main_pid
 
@@ -142,9 +173,9 @@ def _recap_changed(output: str) -> int:
     return int(next(p for p in line.split() if p.startswith("changed=")).split("=")[1])
 
 
-def test_deploy_with_a_user_systemd_unit(fleet) -> None:
-    lab, work, _, plan_file, _, home = fleet
-    unit_path = f"{home}/.config/systemd/user/{UNIT}.service"
+def test_deploy_with_a_user_systemd_unit(fleet: Fleet) -> None:
+    lab = fleet.lab
+    unit_path = f"{fleet.home}/.config/systemd/user/{UNIT}.service"
     # 1. deploy: the unit is installed for the user manager, started, healthy and answering
     first = _deploy(fleet)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
@@ -152,25 +183,25 @@ def test_deploy_with_a_user_systemd_unit(fleet) -> None:
     assert _systemctl(lab, "show", "-p", "FragmentPath", "--value", UNIT).stdout.strip() == (
         unit_path
     )
-    first_pid = _supervised_by_the_user_manager(lab)
-    assert _answers()["usage"]["completion_tokens"] == 4
+    first_pid = _supervised_by_the_user_manager(fleet)
+    assert _answers(fleet.url)["usage"]["completion_tokens"] == 4
     # 2. a second run changes nothing (and restarts nothing)
     second = _deploy(fleet)
     assert second.returncode == 0 and _recap_changed(second.stdout) == 0, second.stdout
-    assert _supervised_by_the_user_manager(lab) == first_pid
+    assert _supervised_by_the_user_manager(fleet) == first_pid
     # 3. a flag llama-server does not know: the gate fails, the previous unit comes back and
     # systemd restarts the previous server
-    plan = tomllib.loads(plan_file.read_text())
+    plan = tomllib.loads(fleet.plan_file.read_text())
     plan["deployment"][0]["flags"] = [*plan["deployment"][0]["flags"], "--no-such-flag"]
-    broken_file = work / "broken.toml"
+    broken_file = fleet.work / "broken.toml"
     broken_file.write_text(tomli_w.dumps(plan))
     broken = _deploy(fleet, plan_file=broken_file, health_timeout=20)
     assert broken.returncode != 0, broken.stdout[-3000:] + broken.stderr[-3000:]
     assert "rolled back" in broken.stdout + broken.stderr
     assert "--no-such-flag" not in lab.run(HOST, f"cat {unit_path}").stdout
     assert "--no-such-flag" not in _systemctl(lab, "cat", UNIT).stdout  # reloaded, not stale
-    assert _answers(wait_s=60)["usage"]["completion_tokens"] == 4  # (re)loading the model
-    assert _supervised_by_the_user_manager(lab) != first_pid
+    assert _answers(fleet.url, wait_s=60)["usage"]["completion_tokens"] == 4  # model reloads
+    assert _supervised_by_the_user_manager(fleet) != first_pid
     # 4. the key is nowhere: CLI output, the unit as systemd shows it, the process list
     shown = _systemctl(lab, "show", UNIT).stdout + _systemctl(lab, "cat", UNIT).stdout
     assert "ExecStart=" in shown and "--api-key-file" in shown
@@ -180,11 +211,9 @@ def test_deploy_with_a_user_systemd_unit(fleet) -> None:
         assert KEY not in text
 
 
-def test_installed_unit_passes_systemd_analyze_verify(fleet) -> None:
-    lab, _, _, _, _, home = fleet
+def test_installed_unit_passes_systemd_analyze_verify(fleet: Fleet) -> None:
     deployed = _deploy(fleet)
     assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
-    verified = lab.run(
-        HOST, f"systemd-analyze --user verify --man=no {home}/.config/systemd/user/{UNIT}.service"
-    )
+    unit = f"{fleet.home}/.config/systemd/user/{UNIT}.service"
+    verified = fleet.lab.run(HOST, f"systemd-analyze --user verify --man=no {unit}")
     assert (verified.returncode, verified.stderr) == (0, ""), verified.stderr
