@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 import pwd
+import random
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -26,7 +28,7 @@ import tomli_w
 from tests.playbook.test_lab_runtime_build import FAKE_NVCC, _git
 
 HOST = "rtx4090"
-PORT = 28760
+PORTS = range(28760, 28800)
 KEY = "sk-moefleet-build-canary-41c7"
 CMAKELISTS = """cmake_minimum_required(VERSION 3.13)
 project(wrapper C)
@@ -49,6 +51,19 @@ int main(int argc, char **argv) {
     return 127;
 }
 """
+
+
+def _free_port() -> int:
+    """A port of ``PORTS`` nothing listens on: never a fixed one, as llama-server binds with
+    SO_REUSEPORT and a concurrent run's server would silently share it."""
+    for port in random.sample(PORTS, len(PORTS)):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError(f"no free port in {PORTS}")
 
 
 def _moefleet(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -83,9 +98,10 @@ def fleet(make_lab_module, llama_bins, tiny_model, tmp_path_factory):
             os.lchown(path, login.pw_uid, login.pw_gid)
     work = tmp_path_factory.mktemp("deploy-build")
     home = lab.run(HOST, "echo $HOME").stdout.strip()
+    port = _free_port()
     data = tomllib.loads(lab.inventory_path.read_text())
     data["hosts"][HOST].setdefault("vars", {}).update(
-        moefleet_dir=f"{home}/moefleet", models_dir=f"{home}/models", serve_port=PORT,
+        moefleet_dir=f"{home}/moefleet", models_dir=f"{home}/models", serve_port=port,
         service_backend="process",
         model_sources={"qwen3-30b-a3b": {"path": str(tiny_model("qwen3moe", "Q8_0"))}},
         llama_runtime={"build": {
@@ -103,13 +119,13 @@ def fleet(make_lab_module, llama_bins, tiny_model, tmp_path_factory):
     key = work / "api.key"
     key.write_text(KEY + "\n")
     key.chmod(0o600)
-    yield lab, work, inventory, plan, key, home
+    yield lab, work, inventory, plan, key, home, port
     lab.run(HOST, "for p in ~/.moefleet/run/*.pid; do kill $(cat $p) 2>/dev/null; done; true")
     shutil.rmtree(shared, ignore_errors=True)
 
 
 def _deploy(fleet, *extra: str) -> subprocess.CompletedProcess[str]:
-    _, work, inventory, plan, key, _ = fleet
+    _, work, inventory, plan, key, _, _ = fleet
     return _moefleet(
         work, "deploy", "-i", str(inventory), "--plan-file", str(plan), "--api-key-file",
         str(key), "--health-timeout", "60", *extra,
@@ -122,7 +138,7 @@ def _changed(output: str) -> int:
 
 
 def test_deploy_builds_the_runtime_for_the_probed_gpu_and_serves(fleet) -> None:
-    lab, _, _, _, _, home = fleet
+    lab, _, _, _, _, home, port = fleet
     dest = f"{home}/moefleet/runtime/llama.cpp"
     planned = _deploy(fleet, "--plan")
     assert planned.returncode == 0, planned.stdout + planned.stderr
@@ -137,7 +153,7 @@ def test_deploy_builds_the_runtime_for_the_probed_gpu_and_serves(fleet) -> None:
     assert "GGML_CUDA=ON CMAKE_CUDA_ARCHITECTURES=89" in version
     headers = {"Authorization": f"Bearer {KEY}"}
     body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
-    answer = httpx.post(f"http://127.0.0.1:{PORT}/v1/chat/completions", json=body,
+    answer = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body,
                         headers=headers, timeout=60)  # fmt: skip
     assert answer.status_code == 200 and answer.json()["usage"]["completion_tokens"] == 4
 
