@@ -56,7 +56,8 @@ class BuildArgs(Args):
     git: str | None = None
     """A git repository (URL, or a path on the host) to build ``ref`` of."""
     ref: str = "HEAD"
-    """Branch, tag or commit of ``git`` (e.g. llama.cpp's release tags: ``b6000``)."""
+    """Branch, tag or commit of ``git`` (e.g. llama.cpp's release tags: ``b6000``). Each run
+    asks the remote what it names (``git ls-remote``); a full commit id needs no remote."""
     tarball: str | None = None
     """An ``http(s)://`` URL fetched on the host, or a tarball on the controller to push."""
     sha256: str | None = None
