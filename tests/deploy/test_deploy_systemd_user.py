@@ -184,6 +184,7 @@ def test_deploy_with_a_user_systemd_unit(fleet: Fleet) -> None:
         unit_path
     )
     first_pid = _supervised_by_the_user_manager(fleet)
+    assert _systemctl(lab, "is-enabled", UNIT).stdout.strip() == "enabled"  # back after reboot
     assert _answers(fleet.url)["usage"]["completion_tokens"] == 4
     # 2. a second run changes nothing (and restarts nothing)
     second = _deploy(fleet)
