@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import os
 import pwd
-import random
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import tomllib
 from pathlib import Path
@@ -25,6 +22,7 @@ import httpx
 import pytest
 import tomli_w
 
+from tests.deploy.cli import free_port, run_moefleet
 from tests.playbook.test_lab_runtime_build import FAKE_NVCC, _git
 
 HOST = "rtx4090"
@@ -53,27 +51,6 @@ int main(int argc, char **argv) {
 """
 
 
-def _free_port() -> int:
-    """A port of ``PORTS`` nothing listens on: never a fixed one, as llama-server binds with
-    SO_REUSEPORT and a concurrent run's server would silently share it."""
-    for port in random.sample(PORTS, len(PORTS)):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise AssertionError(f"no free port in {PORTS}")
-
-
-def _moefleet(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, MOEFLEET_CATALOG=str(work / "no-user-catalog.toml"))
-    return subprocess.run(
-        [sys.executable, "-m", "moefleet", "--state", str(work / "state.db"), *args],
-        capture_output=True, text=True, timeout=600, check=False, env=env,
-    )  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def fleet(make_lab_module, llama_bins, tiny_model, tmp_path_factory):
     """One probed lab host whose inventory asks for a built runtime, a plan, an API key."""
@@ -98,7 +75,7 @@ def fleet(make_lab_module, llama_bins, tiny_model, tmp_path_factory):
             os.lchown(path, login.pw_uid, login.pw_gid)
     work = tmp_path_factory.mktemp("deploy-build")
     home = lab.run(HOST, "echo $HOME").stdout.strip()
-    port = _free_port()
+    port = free_port(PORTS)
     data = tomllib.loads(lab.inventory_path.read_text())
     data["hosts"][HOST].setdefault("vars", {}).update(
         moefleet_dir=f"{home}/moefleet", models_dir=f"{home}/models", serve_port=port,
@@ -111,9 +88,9 @@ def fleet(make_lab_module, llama_bins, tiny_model, tmp_path_factory):
     )  # fmt: skip
     inventory = work / "inventory.toml"
     inventory.write_text(tomli_w.dumps(data))
-    assert _moefleet(work, "probe", "-i", str(inventory), "--timeout", "8").returncode == 0
+    assert run_moefleet(work, "probe", "-i", str(inventory), "--timeout", "8").returncode == 0
     plan = work / "plan.toml"
-    made = _moefleet(work, "plan", "-i", str(inventory), "--model", "qwen3-30b-a3b",
+    made = run_moefleet(work, "plan", "-i", str(inventory), "--model", "qwen3-30b-a3b",
                      "--engine", "llama.cpp", "-o", str(plan))  # fmt: skip
     assert made.returncode == 0, made.stdout + made.stderr
     key = work / "api.key"
@@ -126,7 +103,7 @@ def fleet(make_lab_module, llama_bins, tiny_model, tmp_path_factory):
 
 def _deploy(fleet, *extra: str) -> subprocess.CompletedProcess[str]:
     _, work, inventory, plan, key, _, _ = fleet
-    return _moefleet(
+    return run_moefleet(
         work, "deploy", "-i", str(inventory), "--plan-file", str(plan), "--api-key-file",
         str(key), "--health-timeout", "60", *extra,
     )  # fmt: skip

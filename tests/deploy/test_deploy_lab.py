@@ -28,20 +28,13 @@ from moefleet.tui.screens.benchmarks import BenchmarksScreen
 from moefleet.tui.screens.confirm import ConfirmScreen
 from moefleet.tui.screens.rollout import RolloutScreen
 from moefleet.tui.source import StateSource
+from tests.deploy.cli import run_moefleet
 from tests.llama.corrupt import corrupt_expert
 from tests.tui.pilot import settle
 
 KEY = "sk-moefleet-canary-5b1d9e"
 HOSTS = ("rtx4090", "rtx3090-riser")
 BASE_PORT = 28300
-
-
-def _moefleet(work: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, MOEFLEET_CATALOG=str(work / "no-user-catalog.toml"))
-    return subprocess.run(
-        [sys.executable, "-m", "moefleet", "--state", str(work / "state.db"), *args],
-        capture_output=True, text=True, timeout=timeout, check=False, env=env,
-    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -62,10 +55,10 @@ def fleet(make_lab_module, llama_bins, tiny_model, tmp_path_factory):
         )  # fmt: skip
     inventory = work / "inventory.toml"
     inventory.write_text(tomli_w.dumps(data))
-    probe = _moefleet(work, "probe", "-i", str(inventory), "--json", "--timeout", "8")
+    probe = run_moefleet(work, "probe", "-i", str(inventory), "--json", "--timeout", "8")
     assert probe.returncode == 2  # the broken hosts
     plan_file = work / "plan.toml"
-    made = _moefleet(work, "plan", "-i", str(inventory), "--model", "qwen3-30b-a3b",
+    made = run_moefleet(work, "plan", "-i", str(inventory), "--model", "qwen3-30b-a3b",
                      "--engine", "llama.cpp", "-o", str(plan_file), "--json")  # fmt: skip
     assert {d["hosts"][0] for d in json.loads(made.stdout)["deployment"]} == set(HOSTS)
     # add a deployment for the unreachable host: deploy must report it and go on
@@ -83,7 +76,7 @@ def fleet(make_lab_module, llama_bins, tiny_model, tmp_path_factory):
 
 def _deploy(fleet, *extra: str, plan_file: Path | None = None, timeout: float = 300):
     _, work, inventory, default_plan, key_file, _ = fleet
-    return _moefleet(
+    return run_moefleet(
         work, "deploy", "-i", str(inventory), "--plan-file", str(plan_file or default_plan),
         "--api-key-file", str(key_file), "--health-timeout", "60", *extra, timeout=timeout,
     )  # fmt: skip
@@ -191,23 +184,23 @@ def test_bench_report_calibrate_on_the_deployed_fleet(fleet) -> None:
     _, work, inventory, _, key_file, _ = fleet
     assert _deploy(fleet).returncode == 2  # (the unreachable host) — the others converge
     for _ in range(2):  # two runs per deployment: calibration is then judged out of sample
-        benched = _moefleet(
+        benched = run_moefleet(
             work, "bench", "-i", str(inventory), "--api-key-file", str(key_file),
             "--concurrency", "1,2", "--requests", "6", "--warmup", "1",
             "--input-tokens", "32", "--output-tokens", "16", "--json",
         )  # fmt: skip
         assert benched.returncode == 0, benched.stderr[-2000:]
         assert len(json.loads(benched.stdout)) == len(HOSTS)
-    report = json.loads(_moefleet(work, "report", "--json").stdout)
+    report = json.loads(run_moefleet(work, "report", "--json").stdout)
     assert {row["host"] for row in report} >= set(HOSTS)
     assert all(row["predicted_decode_tps"] and row["measured_decode_tps"] for row in report)
-    calibrated = _moefleet(work, "calibrate", "--json")
+    calibrated = run_moefleet(work, "calibrate", "--json")
     assert calibrated.returncode == 0, calibrated.stderr
     fit = json.loads(calibrated.stdout)
     assert fit["method"] == "leave-one-out" and fit["runs"] == 2 * len(HOSTS)
     assert fit["error_after"] < fit["error_before"]
     replanned = json.loads(
-        _moefleet(work, "plan", "-i", str(inventory), "--model", "qwen3-30b-a3b",
+        run_moefleet(work, "plan", "-i", str(inventory), "--model", "qwen3-30b-a3b",
                   "--engine", "llama.cpp", "--json").stdout
     )  # fmt: skip
     reasons = [r for d in replanned["deployment"] for r in d["reasons"]]
@@ -222,7 +215,7 @@ def test_quality_gate_rolls_back_a_damaged_model(fleet, tiny_model) -> None:
     lab, work, inventory, _, key_file, home = fleet
     assert _deploy(fleet).returncode == 2  # converged (the unreachable host aside)
     reference = work / "reference.json"
-    recorded = _moefleet(
+    recorded = run_moefleet(
         work, "gate", "record", "--url", f"http://127.0.0.1:{BASE_PORT}",
         "--api-key-file", str(key_file), "--prompts", "6", "-o", str(reference),
     )  # fmt: skip
@@ -243,7 +236,7 @@ def test_quality_gate_rolls_back_a_damaged_model(fleet, tiny_model) -> None:
     bad_inventory = work / "inventory-damaged.toml"
     bad_inventory.write_text(tomli_w.dumps(data))
     _, _, _, plan_file, _, _ = fleet
-    bad = _moefleet(
+    bad = run_moefleet(
         work, "deploy", "-i", str(bad_inventory), "--plan-file", str(plan_file),
         "--api-key-file", str(key_file), "--health-timeout", "60", *gate,
     )  # fmt: skip

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import socket
 import subprocess
-import sys
 import time
 import tomllib
 from dataclasses import dataclass, replace
@@ -21,6 +18,7 @@ import httpx
 import pytest
 import tomli_w
 
+from tests.deploy.cli import free_port, run_moefleet
 from tests.lab.fleet import SYSTEMD, Lab, detect_mode
 from tests.lab.profiles import get_profile
 
@@ -38,27 +36,6 @@ def _require_user_systemd() -> None:
         if os.environ.get("CI"):  # .ci/run installs it
             pytest.fail(f"{SYSTEMD} is missing in CI")
         pytest.skip(f"{SYSTEMD} is missing: apt-get install -y systemd")
-
-
-def _moefleet(work: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, MOEFLEET_CATALOG=str(work / "no-user-catalog.toml"))
-    return subprocess.run(
-        [sys.executable, "-m", "moefleet", "--state", str(work / "state.db"), *args],
-        capture_output=True, text=True, timeout=timeout, check=False, env=env,
-    )  # fmt: skip
-
-
-def _free_port() -> int:
-    """A port of ``PORTS`` nothing listens on. Never a fixed one: llama-server binds with
-    SO_REUSEPORT, so a concurrent run's server (same lab user) would silently share it."""
-    for port in random.sample(PORTS, len(PORTS)):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise AssertionError(f"no free port in {PORTS}")
 
 
 @dataclass(frozen=True)
@@ -82,7 +59,7 @@ def fleet(make_lab_module, llama_bins, tiny_model, tmp_path_factory):
     _require_user_systemd()
     lab = make_lab_module([replace(get_profile(HOST), user_systemd=True)])
     work = tmp_path_factory.mktemp("deploy-user")
-    home, port = lab.run(HOST, "echo $HOME").stdout.strip(), _free_port()
+    home, port = lab.run(HOST, "echo $HOME").stdout.strip(), free_port(PORTS)
     data = tomllib.loads(lab.inventory_path.read_text())
     data["hosts"][HOST].setdefault("vars", {}).update(
         moefleet_dir=f"{home}/moefleet", models_dir=f"{home}/models", serve_port=port,
@@ -92,10 +69,10 @@ def fleet(make_lab_module, llama_bins, tiny_model, tmp_path_factory):
     )  # fmt: skip
     inventory = work / "inventory.toml"
     inventory.write_text(tomli_w.dumps(data))
-    probe = _moefleet(work, "probe", "-i", str(inventory), "--json", "--timeout", "8")
+    probe = run_moefleet(work, "probe", "-i", str(inventory), "--json", "--timeout", "8")
     assert probe.returncode == 0, probe.stderr[-2000:]
     plan_file = work / "plan.toml"
-    made = _moefleet(work, "plan", "-i", str(inventory), "--model", "qwen3-30b-a3b",
+    made = run_moefleet(work, "plan", "-i", str(inventory), "--model", "qwen3-30b-a3b",
                      "--engine", "llama.cpp", "-o", str(plan_file), "--json")  # fmt: skip
     assert [d["hosts"] for d in json.loads(made.stdout)["deployment"]] == [[HOST]]
     key_file = work / "api.key"
@@ -106,7 +83,7 @@ def fleet(make_lab_module, llama_bins, tiny_model, tmp_path_factory):
 
 
 def _deploy(fleet: Fleet, plan_file: Path | None = None, health_timeout: int = 60):
-    return _moefleet(
+    return run_moefleet(
         fleet.work, "deploy", "-i", str(fleet.inventory), "--plan-file",
         str(plan_file or fleet.plan_file), "--api-key-file", str(fleet.key_file),
         "--health-timeout", str(health_timeout),

@@ -8,11 +8,8 @@ cannot go live (its port is taken) is rolled back to the configuration that work
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -21,6 +18,7 @@ import pytest
 import tomli_w
 
 from moefleet.state import StateStore
+from tests.deploy.cli import run_moefleet
 
 KEY = "sk-moefleet-front-door-canary-7c2e"
 HOSTS = ("rtx4090", "rtx3090-riser")
@@ -33,14 +31,6 @@ pytestmark = pytest.mark.skipif(
     shutil.which("nginx", path="/usr/sbin:/usr/bin") is None,
     reason="nginx not installed (apt-get install nginx)",
 )
-
-
-def _moefleet(work: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, MOEFLEET_CATALOG=str(work / "no-user-catalog.toml"))
-    return subprocess.run(
-        [sys.executable, "-m", "moefleet", "--state", str(work / "state.db"), *args],
-        capture_output=True, text=True, timeout=timeout, check=False, env=env,
-    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -63,10 +53,10 @@ def fleet(make_lab_module, llama_bins, tiny_model, tmp_path_factory):
         )  # fmt: skip
     inventory = work / "inventory.toml"
     inventory.write_text(tomli_w.dumps(data))
-    probe = _moefleet(work, "probe", "-i", str(inventory), "--json", "--timeout", "8")
+    probe = run_moefleet(work, "probe", "-i", str(inventory), "--json", "--timeout", "8")
     assert probe.returncode == 0, probe.stderr[-2000:]
     plan_file = work / "plan.toml"
-    made = _moefleet(work, "plan", "-i", str(inventory), "--model", "qwen3-30b-a3b",
+    made = run_moefleet(work, "plan", "-i", str(inventory), "--model", "qwen3-30b-a3b",
                      "--engine", "llama.cpp", "-o", str(plan_file), "--json")  # fmt: skip
     assert {d["hosts"][0] for d in json.loads(made.stdout)["deployment"]} == set(HOSTS)
     key_file = work / "api.key"
@@ -80,7 +70,7 @@ def fleet(make_lab_module, llama_bins, tiny_model, tmp_path_factory):
 
 def _deploy(fleet, *extra: str, inventory: Path | None = None):
     _, work, default_inventory, plan_file, key_file, _ = fleet
-    return _moefleet(
+    return run_moefleet(
         work, "deploy", "-i", str(inventory or default_inventory), "--plan-file", str(plan_file),
         "--api-key-file", str(key_file), "--health-timeout", "60", *extra,
     )  # fmt: skip

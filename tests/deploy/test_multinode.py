@@ -8,10 +8,7 @@ the distribution's nginx (systemd backend) as it would be on a root host."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -28,6 +25,7 @@ from moefleet.plan.fleet import plan_fleet
 from moefleet.plan.report import plan_data
 from moefleet.planning import write_plan
 from moefleet.playbook import load_playbook
+from tests.deploy.cli import run_moefleet
 from tests.plan.helpers import catalog, node
 
 KEY = "sk-moefleet-ray-canary-41f0"
@@ -118,14 +116,6 @@ def test_a_worker_without_ray_is_a_clear_problem(tmp_path: Path) -> None:
 HOSTS = ("rtx4090", "rtx3090-riser")
 
 
-def _moefleet(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, MOEFLEET_CATALOG=str(work / "no-user-catalog.toml"))
-    return subprocess.run(
-        [sys.executable, "-m", "moefleet", "--state", str(work / "state.db"), *args],
-        capture_output=True, text=True, timeout=300, check=False, env=env,
-    )  # fmt: skip
-
-
 def _blocks(output: str) -> list[tuple[str, str, str]]:
     """(host, task line, diff) for every task result line and the diff printed under it."""
     blocks: list[tuple[str, str, str]] = []
@@ -167,7 +157,7 @@ def test_deploy_plan_shows_the_ray_cluster_and_changes_nothing(ray_lab) -> None:
     lab, work, inventory, plan_file, key_file, home = ray_lab
     listing = "find ~ /etc/systemd/system /etc/nginx -newer ~/venv/bin/vllm 2>/dev/null | sort"
     before = {host: lab.run(host, listing).stdout for host in HOSTS}
-    planned = _moefleet(work, "deploy", "-i", str(inventory), "--plan-file", str(plan_file),
+    planned = run_moefleet(work, "deploy", "-i", str(inventory), "--plan-file", str(plan_file),
                         "--api-key-file", str(key_file), "--plan", "--diff")  # fmt: skip
     assert planned.returncode == 0, planned.stderr[-3000:] + planned.stdout[-2000:]
     output = planned.stderr
@@ -204,7 +194,7 @@ def test_deploy_plan_shows_the_ray_cluster_and_changes_nothing(ray_lab) -> None:
     assert {host: lab.run(host, listing).stdout for host in HOSTS} == before
     assert lab.run(HOSTS[0], f"test -e {home}/moefleet").returncode != 0
     assert KEY not in planned.stdout + planned.stderr
-    as_json = _moefleet(work, "deploy", "-i", str(inventory), "--plan-file", str(plan_file),
+    as_json = run_moefleet(work, "deploy", "-i", str(inventory), "--plan-file", str(plan_file),
                         "--api-key-file", str(key_file), "--plan", "--json")  # fmt: skip
     (cluster,) = json.loads(as_json.stdout)["ray_clusters"]
     expected = [f"{HOSTS[0]} {head}", f"{HOSTS[1]} {worker}", f"{HOSTS[0]} {SERVER}"]
