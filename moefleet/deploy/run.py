@@ -98,6 +98,8 @@ def _model_var(source: ModelSource, dest: str) -> dict[str, Any]:
         stat = Path(source.path).stat()
         entry.update(src=source.path, size=stat.st_size)
         entry["sha256"] = source.sha256 or _file_digest(source.path, stat.st_mtime_ns, stat.st_size)
+    elif source.hf_file:
+        entry.update(hf_repo=source.hf_repo, hf_file=source.hf_file, revision=source.revision)
     else:
         entry["url"] = source.url
     return entry

@@ -7,8 +7,11 @@ Host variables (inventory ``vars``, any level) that steer it, with their default
 - ``service_backend`` (from facts: ``systemd`` when PID 1 is systemd and the login is root,
   ``systemd-user`` when it is systemd and not root, else ``process``);
 - ``serve_bind`` (``127.0.0.1``) and ``serve_port`` (``8080``, +1 per replica on the host);
-- ``model_sources``: ``{"MODEL:FORMAT" | "MODEL" = {url = "...", sha256 = "...", size = N}}``
-  or ``{path = "/on/the/controller.gguf"}`` to push the file over SFTP;
+- ``model_sources``: ``{"MODEL:FORMAT" | "MODEL" = {url = "...", sha256 = "...", size = N}}``,
+  ``{hf_repo = "org/name-GGUF", hf_file = "x-Q4_K_M.gguf", size = N, revision = "main"}``
+  (downloaded on the host from Hugging Face) or ``{path = "/on/the/controller.gguf"}`` to push
+  the file over SFTP; vLLM also takes ``{hf_repo = "org/name"}`` alone (the server downloads
+  it) or ``{host_path = "/models/dir"}``;
 - ``llama_runtime``: ``{src = "/controller/dir/with/llama-server"}`` to upload a prebuilt
   llama.cpp, ``{path = "/usr/local/bin/llama-server"}`` to use one already installed, or
   ``{build = {git = "https://github.com/ggml-org/llama.cpp", ref = "b6000"}}`` /
@@ -67,13 +70,16 @@ class ModelSource:
     sha256: str | None = None
     size: int | None = None
     hf_repo: str | None = None
-    """vLLM: a Hugging Face repo the server loads itself (nothing is fetched)"""
+    """a Hugging Face repo: with ``hf_file`` a file fetched on the host; alone (vLLM) a repo
+    the server loads itself"""
+    hf_file: str | None = None
+    revision: str = "main"
     host_path: str | None = None
     """vLLM: a model directory already on the host"""
 
     @property
     def fetched(self) -> bool:
-        return bool(self.url or self.path)
+        return bool(self.url or self.path or (self.hf_repo and self.hf_file))
 
 
 @dataclass(frozen=True)
@@ -132,24 +138,40 @@ def _backend(host: Host, facts: HostFacts | None) -> Backend:
 def _model_source(host: Host, deployment: PlannedDeployment) -> ModelSource:
     sources: Mapping[str, Any] = host.vars.get("model_sources", {})
     entry = sources.get(f"{deployment.model}:{deployment.format}") or sources.get(deployment.model)
+    where = f'vars.model_sources."{deployment.model}:{deployment.format}"'
     keys = (
         ("url", "path", "hf_repo", "host_path") if deployment.engine == "vllm" else ("url", "path")
     )
-    if not isinstance(entry, Mapping) or not any(entry.get(k) for k in keys):
+    llama_hf = deployment.engine != "vllm" and isinstance(entry, Mapping) and entry.get("hf_file")
+    if not isinstance(entry, Mapping) or not (llama_hf or any(entry.get(k) for k in keys)):
         raise DeployError(
             f"{host.name}: no source for {deployment.model} {deployment.format}",
-            f'set vars.model_sources."{deployment.model}:{deployment.format}" = '
-            '{ url = "https://...", sha256 = "..." } (or path = a file on the controller)',
+            f'set {where} = {{ url = "https://...", sha256 = "...", size = N }} (or hf_repo + '
+            "hf_file + size for a Hugging Face GGUF, or path = a file on the controller)",
         )
-    size = entry.get("size")
-    return ModelSource(
+    if entry.get("hf_file") and not entry.get("hf_repo"):
+        raise DeployError(f"{host.name}: {where} has hf_file without hf_repo", "add hf_repo")
+    source = ModelSource(
         url=entry.get("url"),
         path=entry.get("path"),
         sha256=entry.get("sha256"),
-        size=int(size) if size is not None else None,
+        size=int(entry["size"]) if entry.get("size") is not None else None,
         hf_repo=entry.get("hf_repo"),
+        hf_file=entry.get("hf_file"),
+        revision=str(entry.get("revision", "main")),
         host_path=entry.get("host_path"),
     )
+    if source.fetched and not source.path and (source.size is None or not source.sha256):
+        raise DeployError(
+            f"{host.name}: {where} is downloaded on the host but has no "
+            + ("size" if source.size is None else "sha256"),
+            'give size = N (bytes) and sha256 = "...": the disk is checked before the '
+            "download starts and the file verified after it (Hugging Face shows both on the "
+            "file's page)",
+        )
+    if source.sha256 and not re.fullmatch(r"[0-9a-fA-F]{64}", source.sha256):
+        raise DeployError(f"{host.name}: {where}.sha256 is not 64 hex digits", "a sha256 digest")
+    return source
 
 
 def _runtime(host: Host, facts: HostFacts | None, root: str) -> RuntimeSource:
@@ -232,7 +254,7 @@ def _vllm_runtime(host: Host, facts: HostFacts | None) -> RuntimeSource:
 
 
 def _model_file(models_dir: str, deployment: PlannedDeployment, source: ModelSource) -> str:
-    origin = source.url or source.path or ""
+    origin = source.url or source.path or source.hf_file or ""
     name = PurePosixPath(origin.split("?", 1)[0]).name or f"{deployment.format}.gguf"
     return f"{models_dir}/{_slug(deployment.model)}/{name}"
 

@@ -23,7 +23,7 @@ INVENTORY = """
 serve_bind = "0.0.0.0"
 moefleet_dir = "/srv/moefleet"
 llama_runtime = { path = "/opt/llama/llama-server" }
-model_sources = { "qwen3-8b" = { url = "https://mirror.lan/q.gguf", sha256 = "ab", size = 1 } }
+model_sources.qwen3-8b = { url = "https://mirror.lan/q.gguf", size = 1, sha256 = "SHA" }
 front_door = { host = "gw", port = 8000, bind = "0.0.0.0" }
 [hosts.gpu1]
 address = "10.0.0.1"
@@ -32,7 +32,7 @@ address = "10.0.0.2"
 [hosts.gw]
 address = "10.0.0.9"
 vars = { service_backend = "systemd" }
-"""
+""".replace("SHA", "ab" * 32)
 
 
 def _doors(tmp_path: Path, text: str = INVENTORY, api_key: str | None = KEY):

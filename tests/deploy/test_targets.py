@@ -27,7 +27,7 @@ serve_port = 9000
 llama_runtime = { path = "/opt/llama/llama-server" }
 [hosts.gpu1.vars.model_sources."qwen3-8b"]
 url = "https://mirror.lan/qwen3-8b/Qwen3-8B-Q8_0.gguf"
-sha256 = "ab"
+sha256 = "abababababababababababababababababababababababababababababababab"
 size = 123
 """
 
@@ -62,7 +62,7 @@ def test_plan_file_to_two_replicas_on_their_own_gpus_and_ports(tmp_path: Path) -
     assert args[args.index("-m") + 1] == first.model_path
     assert args[args.index("--port") + 1] == "9000" and "--metrics" in args
     assert "--api-key-file" not in args and not first.exposed
-    assert targets[0].model.sha256 == "ab" and targets[0].model.size == 123
+    assert targets[0].model.sha256 == "ab" * 32 and targets[0].model.size == 123
 
 
 def test_exposed_bind_needs_an_api_key(tmp_path: Path) -> None:
@@ -152,3 +152,53 @@ def test_vllm_deployment_renders_a_unit_without_fetching(tmp_path: Path) -> None
     assert all("canary-key" not in f["content"] for f in entry["files"] if not f["secret"])
     key = next(f for f in entry["files"] if f["secret"])
     assert key["mode"] == "0600" and key["path"] == spec.api_key_file
+
+
+SHA = "d4e5f60000000000000000000000000000000000000000000000000000000000"
+HF_SOURCE = """[hosts.gpu1.vars.model_sources."qwen3-8b"]
+hf_repo = "Qwen/Qwen3-8B-GGUF"
+hf_file = "Qwen3-8B-Q8_0.gguf"
+revision = "v1"
+size = 8709519360
+sha256 = "d4e5f60000000000000000000000000000000000000000000000000000000000"
+"""
+
+
+def test_a_hugging_face_gguf_is_fetched_on_the_host(tmp_path: Path) -> None:
+    plan = read_plan(_plan(tmp_path))
+    text = INVENTORY.split('[hosts.gpu1.vars.model_sources."qwen3-8b"]', maxsplit=1)[0] + HF_SOURCE
+    targets, problems = deploy_targets(
+        list(plan.deployment), _inventory(tmp_path, text).hosts, {}, None
+    )
+    assert problems == {}
+    assert targets[0].service.model_path == "/srv/models/qwen3-8b/Qwen3-8B-Q8_0.gguf"
+    model = service_var(targets[0], None)["model"]
+    assert model == {
+        "dest": "/srv/models/qwen3-8b/Qwen3-8B-Q8_0.gguf", "sha256": SHA, "size": 8709519360,
+        "hf_repo": "Qwen/Qwen3-8B-GGUF", "hf_file": "Qwen3-8B-Q8_0.gguf", "revision": "v1",
+    }  # fmt: skip
+    # the packaged playbook turns it into fetch_model arguments it accepts
+    from moefleet.playbook.tasks.fetch_model import FetchModelArgs  # noqa: PLC0415
+
+    args = FetchModelArgs(**model)
+    assert args.download_url() == (
+        "https://huggingface.co/Qwen/Qwen3-8B-GGUF/resolve/v1/Qwen3-8B-Q8_0.gguf"
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ('hf_file = "x.gguf"\nsize = 1\n', "hf_file without hf_repo"),
+        ('hf_repo = "Qwen/Qwen3-8B-GGUF"\nhf_file = "x.gguf"\nsha256 = "ab"\n', "no size"),
+        ('url = "https://mirror.lan/x.gguf"\nsize = 1\n', "no sha256"),
+        ('url = "https://mirror.lan/x.gguf"\nsize = 1\nsha256 = "ab"\n', "64 hex digits"),
+        ('hf_repo = "Qwen/Qwen3-8B-GGUF"\n', "no source"),  # llama.cpp needs one file
+    ],
+)
+def test_incomplete_model_sources_are_refused(tmp_path: Path, source: str, expected: str) -> None:
+    plan = read_plan(_plan(tmp_path))
+    head = INVENTORY.split('[hosts.gpu1.vars.model_sources."qwen3-8b"]', maxsplit=1)[0]
+    text = head + '[hosts.gpu1.vars.model_sources."qwen3-8b"]\n' + source
+    _, problems = deploy_targets(list(plan.deployment), _inventory(tmp_path, text).hosts, {}, None)
+    assert expected in problems["gpu1"]

@@ -183,7 +183,8 @@ def test_the_deploy_playbook_passes_a_build_to_install_runtime(tmp_path: Path) -
     text = (
         '[hosts.gpu1]\naddress = "10.0.0.1"\n[hosts.gpu1.vars]\nmoefleet_dir = "/srv/moefleet"\n'
         f'llama_runtime = {{ build = {{ git = "{GIT["git"]}", ref = "b6000", jobs = 4 }} }}\n'
-        '[hosts.gpu1.vars.model_sources."qwen3-8b"]\nurl = "https://mirror.lan/q.gguf"\nsha256 = "ab"\nsize = 1\n'
+        '[hosts.gpu1.vars.model_sources."qwen3-8b"]\nurl = "https://mirror.lan/q.gguf"\nsize = 1\n'
+        f'sha256 = "{"ab" * 32}"\n'
     )
     (tmp_path / "inventory.toml").write_text(text)
     inventory = load_inventory(tmp_path / "inventory.toml")
