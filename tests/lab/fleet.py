@@ -25,6 +25,17 @@ that user (``moefleet-lab-HASH.NAME`` under the cgroup2 mount and the named v1 `
 hierarchy), with ``XDG_RUNTIME_DIR=HOSTDIR/xdg`` set for SSH sessions; a tmpfs with an empty
 ``/run/systemd/system`` there makes it believe it was booted with systemd. ``stop`` kills what
 is left in those cgroups and removes them.
+
+A profile with ``system_systemd`` (root + namespaces only) instead runs a system ``systemd`` as
+PID 1 of the host's own PID (and cgroup) namespace; it starts the host's sshd as a unit and
+logins are as root. ``start.sh`` first gives the namespace its own ``/run``, ``/tmp``,
+``/var/tmp``, ``/dev``, ``/sys/fs/cgroup`` and ``/etc/systemd/system`` (tmpfs), overlays
+``/etc``, ``/home``, ``/opt``, ``/srv``, ``/usr`` and ``/var`` with tmpfs-backed upper layers,
+binds the host's home over ``/root`` and makes ``/sys`` and ``/proc/sys`` read-only, so nothing
+the manager or a deploy writes reaches this machine; the manager loads units only from
+``/etc/systemd/system`` and ``HOSTDIR/units`` (no generators, no ``/lib/systemd/system``) and
+runs without ``CAP_NET_ADMIN``, ``CAP_SYS_TIME`` and ``CAP_SYS_MODULE``. ``stop`` SIGKILLs the
+namespace's ``unshare``, whose death kills PID 1 and with it the whole namespace.
 """
 
 from __future__ import annotations
@@ -58,6 +69,25 @@ from tests.lab.profiles import BROKEN_HOSTS, GPU_GROUPS, HostProfile, get_profil
 SSHD = "/usr/sbin/sshd"
 SYSTEMD = "/lib/systemd/systemd"
 LAB_USER = "moefleet-lab"
+ROOT = "root"
+#: A system-manager host's overlays: what is written there lands in the namespace's tmpfs.
+OVERLAID = ("/etc", "/home", "/opt", "/srv", "/usr", "/var")
+#: What a system-manager host's systemd (and so every unit it starts) may never do.
+DROPPED_CAPS = "-net_admin,-sys_time,-sys_module"
+#: journald: services log to it as on a real host (``journalctl -u UNIT`` in the host). Not
+#: its audit socket; the host's /dev has no kmsg.
+JOURNAL_UNITS = (
+    "systemd-journald.service",
+    "systemd-journald.socket",
+    "systemd-journald-dev-log.socket",
+)
+#: Empty stand-ins for the targets default dependencies and moefleet's units name (the
+#: manager never loads /lib/systemd/system: nothing of this machine's units can start).
+STUB_TARGETS = (
+    "sysinit", "basic", "multi-user", "default", "network", "network-online", "network-pre",
+    "sockets", "paths", "timers", "local-fs", "remote-fs", "nss-lookup", "time-sync",
+    "shutdown", "graphical",
+)  # fmt: skip
 MODELS_DIR = "/srv/moefleet-models"
 LOOPBACK = "127.0.0.1"
 MARK = "MOEFLEET_LAB_DIR"
@@ -80,7 +110,11 @@ class LabHost:
     """None for the ``unreachable`` host (nothing listens on its port)."""
     dir: Path
     fault: Fault | None = None
+    user: str | None = None
+    """Its login user when not the lab's (``root`` on a ``system_systemd`` host)."""
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    log_offset: int = field(default=0, repr=False)
+    """Size of ``sshd.log`` when the host was last launched."""
     reserved: socket.socket | None = field(default=None, repr=False)
     """``unreachable``: its port, bound but not listening (refuses connections, stays ours)."""
 
@@ -89,8 +123,13 @@ class LabHost:
         return LOOPBACK
 
     @property
+    def system_systemd(self) -> bool:
+        return self.profile is not None and self.profile.system_systemd
+
+    @property
     def pid(self) -> int | None:
-        """The listening sshd's pid (also the namespace's first process)."""
+        """The listening sshd's pid (also the namespace's first process); on a
+        ``system_systemd`` host the ``unshare`` whose child is the namespace's PID 1."""
         return self.process.pid if self.process else None
 
     def path_in_host(self, path: str) -> Path:
@@ -245,6 +284,22 @@ def _host_cgroups(workdir: Path, name: str) -> list[Path]:
     return [root / (_cgroup_prefix(workdir) + name) for root in _cgroup_roots()]
 
 
+def _cgroup2_root() -> Path | None:
+    """Where the cgroup2 hierarchy is mounted (None: not mounted)."""
+    for line in Path("/proc/self/mounts").read_text(encoding="utf-8").splitlines():
+        _dev, point, fstype, *_ = line.split()
+        if fstype == "cgroup2":
+            return Path(point)
+    return None
+
+
+def _system_cgroup(workdir: Path, name: str) -> Path:
+    """The cgroup2 cgroup that is the root of a ``system_systemd`` host's cgroup namespace."""
+    root = _cgroup2_root()
+    assert root is not None  # _check_system_systemd
+    return root / (_cgroup_prefix(workdir) + name)
+
+
 def _delegate_cgroups(cgroups: list[Path], uid: int, gid: int) -> None:
     for cgroup in cgroups:
         cgroup.mkdir(exist_ok=True)
@@ -279,6 +334,8 @@ def _sshd_config(
     hostdir: Path, port: int, login: str, workdir: Path, user_systemd: bool = False
 ) -> str:
     path = f"{hostdir}/bin:/usr/local/bin:/usr/bin:/bin"
+    if login == ROOT:
+        path = f"{hostdir}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     runtime = f" XDG_RUNTIME_DIR={hostdir}/xdg" if user_systemd else ""
     return f"""# moefleet lab host {hostdir.name}
 ListenAddress {LOOPBACK}:{port}
@@ -291,7 +348,7 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
-PermitRootLogin no
+PermitRootLogin {"prohibit-password" if login == ROOT else "no"}
 AllowUsers {login}
 MaxStartups 200:30:400
 MaxSessions 64
@@ -361,6 +418,93 @@ def _start_sh(hostdir: Path, name: str, namespaces: bool, user_systemd: bool = F
         f"echo {shlex.quote(name)} > /proc/sys/kernel/hostname\n"
         f"mount -a -T {shlex.quote(str(hostdir / 'fstab'))}\n{manager}{sshd}"
     )
+
+
+def _system_start_sh(hostdir: Path, name: str, workdir: Path) -> str:
+    """A ``system_systemd`` host: private /run, /tmp, /dev, cgroup2 and unit directory,
+    overlays over what a system manager or a root deploy writes, then exec the manager."""
+    q = shlex.quote
+    env = {
+        "container": "moefleet-lab",  # systemd's container mode: no console, no kmsg
+        "SYSTEMD_UNIT_PATH": f"/etc/systemd/system:{hostdir}/units",  # and nothing else
+        "SYSTEMD_GENERATOR_PATH": f"{hostdir}/none",
+        "SYSTEMD_ENVIRONMENT_GENERATOR_PATH": f"{hostdir}/none",
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        MARK: str(workdir),
+    }
+    manager = [
+        "env", "-i", *(f"{k}={v}" for k, v in env.items()),
+        "setpriv", f"--bounding-set={DROPPED_CAPS}", "--",
+        SYSTEMD, "--system", "--unit=moefleet-lab.target", "--log-target=journal",
+        "--show-status=no",
+    ]  # fmt: skip
+    return f"""#!/bin/sh
+# moefleet lab host {name}: run by unshare --mount --uts --pid --cgroup --kill-child
+# --mount-proc --propagation private as PID 1 of its own PID namespace; becomes systemd
+set -e
+H={q(str(hostdir))}
+LAB={q(str(workdir))}
+echo {q(name)} > /proc/sys/kernel/hostname
+mount -t tmpfs -o mode=0755,nosuid,nodev,size=64m moefleet-lab-run /run
+mkdir -p /run/sshd /run/moefleet-lab
+mount -t tmpfs -o mode=0700 moefleet-lab-layers /run/moefleet-lab
+for d in {" ".join(OVERLAID)}; do
+  if [ -d "$d" ] && [ ! -L "$d" ]; then
+    L="/run/moefleet-lab$d"
+    mkdir -p "$L/upper" "$L/work"
+    mount -t overlay -o "lowerdir=$d,upperdir=$L/upper,workdir=$L/work" moefleet-lab-overlay "$d"
+  fi
+done
+mount -a -T "$H/fstab"
+echo {q(name)} > /etc/hostname
+mount -t tmpfs -o mode=0755 moefleet-lab-units /etc/systemd/system
+mkdir /run/moefleet-lab/keep
+mount --rbind "$LAB" /run/moefleet-lab/keep
+mount -t tmpfs -o mode=1777,nosuid,nodev moefleet-lab-tmp /tmp
+mkdir -p "$LAB"
+mount --move /run/moefleet-lab/keep "$LAB"
+mount -t tmpfs -o mode=1777,nosuid,nodev moefleet-lab-vartmp /var/tmp
+mount -t tmpfs -o mode=0755,nosuid,size=4m moefleet-lab-dev /dev
+mknod -m 666 /dev/null c 1 3; mknod -m 666 /dev/zero c 1 5; mknod -m 666 /dev/full c 1 7
+mknod -m 666 /dev/random c 1 8; mknod -m 666 /dev/urandom c 1 9; mknod -m 666 /dev/tty c 5 0
+mkdir /dev/pts /dev/shm
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 moefleet-lab-pts /dev/pts
+mount -t tmpfs -o mode=1777,nosuid,nodev moefleet-lab-shm /dev/shm
+ln -s pts/ptmx /dev/ptmx; ln -s /proc/self/fd /dev/fd; ln -s /proc/self/fd/0 /dev/stdin
+ln -s /proc/self/fd/1 /dev/stdout; ln -s /proc/self/fd/2 /dev/stderr
+touch "$H/systemd.log" /dev/console; mount --bind "$H/systemd.log" /dev/console
+umount -R /sys/fs/cgroup 2>/dev/null || true
+mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
+mount --bind /proc/sys /proc/sys; mount -o remount,bind,ro /proc/sys /proc/sys
+if [ -e /proc/sysrq-trigger ]; then
+  mount --bind /proc/sysrq-trigger /proc/sysrq-trigger
+  mount -o remount,bind,ro /proc/sysrq-trigger /proc/sysrq-trigger
+fi
+mount -o remount,bind,ro /sys /sys
+exec {shlex.join(manager)} >> "$H/systemd.log" 2>&1
+"""
+
+
+def _system_units(hostdir: Path, name: str, workdir: Path) -> dict[str, str]:
+    """The manager's own units: its default target, which starts the sshd and journald (the
+    machine's own units for it: the only ones of /lib/systemd/system the manager sees)."""
+    sshd = f"{SSHD} -D -e {_no_rexec()}-f {hostdir / 'sshd_config'}"
+    journal = " ".join(JOURNAL_UNITS[1:])
+    units = {
+        "moefleet-lab.target": f"[Unit]\nDescription=moefleet lab host {name}\n"
+        f"Requires=moefleet-lab-sshd.service\nWants={journal}\n"
+        f"After=moefleet-lab-sshd.service {journal}\n",
+        "moefleet-lab-sshd.service": f"[Unit]\nDescription=sshd of moefleet lab host {name}\n"
+        f"DefaultDependencies=no\n\n[Service]\nExecStart={sshd}\n"
+        f"Environment={MARK}={workdir}\nStandardOutput=append:{hostdir / 'sshd.log'}\n"
+        "StandardError=inherit\n",
+    }
+    for target in STUB_TARGETS:
+        units[f"{target}.target"] = (
+            f"[Unit]\nDescription=moefleet lab stand-in for {target}.target\n"
+            "DefaultDependencies=no\n"
+        )
+    return units
 
 
 def _user_systemd_sh(
@@ -452,14 +596,27 @@ def _write_host_files(
     login: pwd.struct_passwd, models_dir: str, namespaces: bool,
 ) -> None:  # fmt: skip
     """Everything one host needs: sshd_config, start.sh, fstab, fake tools and their answers
-    (and, with ``user_systemd``, the user manager's script, runtime dir and cgroups)."""
+    (and, with ``user_systemd``, the user manager's script, runtime dir and cgroups; with
+    ``system_systemd``, the manager's units and cgroup)."""
     for sub in ("bin", "answers", "proc", "home"):
         (hostdir / sub).mkdir(exist_ok=True)
     manager = profile.user_systemd
     (hostdir / "sshd_config").write_text(
         _sshd_config(hostdir, port, login.pw_name, workdir, manager)
     )
-    (hostdir / "start.sh").write_text(_start_sh(hostdir, profile.name, namespaces, manager))
+    if profile.system_systemd:
+        (hostdir / "start.sh").write_text(_system_start_sh(hostdir, profile.name, workdir))
+        (hostdir / "none").mkdir(exist_ok=True)  # the manager's (empty) generator path
+        (hostdir / "units").mkdir(exist_ok=True)
+        for unit, text in _system_units(hostdir, profile.name, workdir).items():
+            (hostdir / "units" / unit).write_text(text)
+        for unit in JOURNAL_UNITS:
+            link = hostdir / "units" / unit
+            link.unlink(missing_ok=True)
+            link.symlink_to(f"/lib/systemd/system/{unit}")
+        _system_cgroup(workdir, hostdir.name).mkdir(exist_ok=True)
+    else:
+        (hostdir / "start.sh").write_text(_start_sh(hostdir, profile.name, namespaces, manager))
     if manager:
         cgroups = _host_cgroups(workdir, hostdir.name)
         _delegate_cgroups(cgroups, login.pw_uid, login.pw_gid)
@@ -516,6 +673,8 @@ def _inventory_toml(lab: Lab) -> str:
     for host in lab.hosts.values():
         profile = q(host.profile.name if host.profile else "")
         out += ["", f"[hosts.{host.name}]", f'address = "{LOOPBACK}"', f"port = {host.port}"]
+        if host.user:
+            out.append(f"user = {q(host.user)}")
         out.append(f"vars = {{ lab_profile = {profile} }}")
         group = "broken" if host.fault else host.profile.group if host.profile else "broken"
         groups.setdefault(group, []).append(host.name)
@@ -592,6 +751,8 @@ class Lab:
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
         if any(p.user_systemd for p in profiles):
             _check_user_systemd(mode)
+        if any(p.system_systemd for p in profiles):
+            _check_system_systemd(mode, profiles)
         if mode == "namespaces":  # each host mounts its own tmpfs here
             Path(models_dir).mkdir(parents=True, exist_ok=True)
         else:  # one real directory, shared by all hosts
@@ -609,8 +770,9 @@ class Lab:
         )  # fmt: skip
         for profile, port in zip(profiles, ports, strict=False):
             lab.hosts[profile.name] = LabHost(
-                profile.name, port, profile, lab._host_dir(profile.name)
-            )
+                profile.name, port, profile, lab._host_dir(profile.name),
+                user=ROOT if profile.system_systemd else None,
+            )  # fmt: skip
         if broken:
             lab._add_broken(dict(zip(BROKEN_HOSTS, ports[len(profiles) :], strict=True)))
         return lab
@@ -633,6 +795,8 @@ class Lab:
     def _write_one(self, host: LabHost, user: pwd.struct_passwd, client_public: str) -> None:
         assert host.profile is not None
         owner = user.pw_uid if self.mode == "user" else None
+        if host.user:
+            user = pwd.getpwnam(host.user)
         host.dir.mkdir(parents=True, exist_ok=True)
         private, public = _new_key()
         _write_key(host.dir / "ssh_host_ed25519_key", private, public, owner)
@@ -646,9 +810,15 @@ class Lab:
     def _launch(self, host: LabHost) -> None:
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C", MARK: str(self.workdir)}
         argv = ["/bin/sh", str(host.dir / "start.sh")]
-        if self.mode == "namespaces":
+        if host.system_systemd:  # enter the host's cgroup, then its namespaces (PID 1 there)
+            procs = shlex.quote(str(_system_cgroup(self.workdir, host.name) / "cgroup.procs"))
+            unshare = ["unshare", "--mount", "--uts", "--pid", "--cgroup", "--kill-child=SIGKILL",
+                       "--mount-proc", "--propagation", "private", *argv]  # fmt: skip
+            argv = ["/bin/sh", "-c", f"echo $$ > {procs} && exec {shlex.join(unshare)}"]
+        elif self.mode == "namespaces":
             argv = ["unshare", "--mount", "--uts", "--propagation", "private", *argv]
         with (host.dir / "sshd.log").open("ab") as log:
+            host.log_offset = log.tell()
             host.process = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 env=env, start_new_session=True,
@@ -677,9 +847,15 @@ class Lab:
                 assert host.process is not None
                 if host.process.poll() is not None:
                     break
+                if host.system_systemd and _port_taken(host):  # its manager lives on
+                    _killpg(host.process.pid, signal.SIGKILL)
+                    host.process.wait()
+                    break
                 time.sleep(0.005)
             log = (host.dir / "sshd.log").read_text(errors="replace")
             if "Address already in use" not in log or time.monotonic() >= deadline:
+                if host.system_systemd:
+                    log += (host.dir / "systemd.log").read_text(errors="replace")
                 raise LabError(f"lab host {host.name} (port {host.port}) did not start:\n{log}")
             host.port = _free_ports(1)[0]
             _set_port(host.dir, host.port)
@@ -718,7 +894,9 @@ class Lab:
         """Kill every sshd and every process its sessions started (namespaces die with them)."""
         for host in self.hosts.values():
             if host.process and host.process.poll() is None:
-                _killpg(host.process.pid, signal.SIGTERM)
+                # unshare --fork ignores SIGTERM; its death SIGKILLs the namespace's PID 1
+                sig = signal.SIGKILL if host.system_systemd else signal.SIGTERM
+                _killpg(host.process.pid, sig)
         for host in self.hosts.values():
             if host.process:
                 try:
@@ -754,7 +932,7 @@ class Lab:
         flags = [arg for key, value in options.items() for arg in ("-o", f"{key}={value}")]
         return [
             "ssh", "-F", "/dev/null", "-i", str(self.client_key_path), *flags,
-            "-p", str(host.port), f"{self.user}@{LOOPBACK}", *command,
+            "-p", str(host.port), f"{host.user or self.user}@{LOOPBACK}", *command,
         ]  # fmt: skip
 
     def run(
@@ -774,6 +952,13 @@ def _banner(port: int) -> bool:
             return sock.recv(64).startswith(b"SSH-2.0-")
     except OSError:
         return False
+
+
+def _port_taken(host: LabHost) -> bool:
+    """The sshd launched last said its port was taken."""
+    with (host.dir / "sshd.log").open("rb") as log:
+        log.seek(host.log_offset)
+        return b"Address already in use" in log.read()
 
 
 def _killpg(pid: int, sig: signal.Signals) -> None:
@@ -797,3 +982,18 @@ def _check_user_systemd(mode: Mode) -> None:
         raise LabError(f"{SYSTEMD} is missing: apt-get install -y systemd")
     if not _cgroup_roots():
         raise LabError("user_systemd hosts need a mounted cgroup2 (or name=systemd) hierarchy")
+
+
+def _check_system_systemd(mode: Mode, profiles: Sequence[HostProfile]) -> None:
+    """A ``system_systemd`` host needs root, namespaces, systemd, cgroup2 and overlayfs."""
+    if mode != "namespaces":
+        raise LabError("system_systemd hosts need root and mount namespaces (unshare)")
+    if not Path(SYSTEMD).is_file():
+        raise LabError(f"{SYSTEMD} is missing: apt-get install -y systemd")
+    if _cgroup2_root() is None:
+        raise LabError("system_systemd hosts need a mounted cgroup2 hierarchy")
+    if "\toverlay\n" not in Path("/proc/filesystems").read_text(encoding="utf-8"):
+        raise LabError("system_systemd hosts need overlayfs (modprobe overlay)")
+    both = [p.name for p in profiles if p.system_systemd and p.user_systemd]
+    if both:
+        raise LabError(f"{both}: a host has either user_systemd or system_systemd")

@@ -202,6 +202,9 @@ class HostProfile:
     description: str = ""
     user_systemd: bool = False
     """Runs a ``systemd --user`` manager for the login user (root + namespaces only)."""
+    system_systemd: bool = False
+    """Runs a system ``systemd`` as PID 1 of the host's own PID namespace, which starts the
+    host's sshd as a unit; logins are as root (root + namespaces only)."""
 
     @property
     def driver_major(self) -> int:

@@ -1,0 +1,230 @@
+"""`moefleet deploy` with ``service_backend = "systemd"`` against a real system manager: a lab
+host whose sshd is started by a ``systemd --system`` that is PID 1 of the host's own PID
+namespace (tests/lab, ``system_systemd``; logins as root), and a real llama-server on CPU. The
+unit lands in /etc/systemd/system (the namespace's own), is enabled and started by the
+manager, which supervises the very process that listens; a second run changes nothing; a bad
+flag is rolled back to the previous unit, restarted by systemd; the key shows nowhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import httpx
+import pytest
+import tomli_w
+
+from tests.deploy.cli import free_port, run_moefleet
+from tests.lab.fleet import SYSTEMD, Lab, detect_mode
+from tests.lab.profiles import get_profile
+
+KEY = "sk-moefleet-canary-system-4d91b7"
+HOST = "rtx4090"
+PORTS = range(28600, 28700)  # one free one per run (systemd-user: 285xx, front door: 287xx)
+UNIT = "moefleet-qwen3-30b-a3b-0"
+UNIT_PATH = f"/etc/systemd/system/{UNIT}.service"
+SYSTEMCTL = "systemctl --no-pager"
+
+
+def _require_system_systemd() -> None:
+    if detect_mode() != "namespaces":
+        pytest.skip("a system systemd lab host needs root and mount namespaces (unshare)")
+    if not Path(SYSTEMD).is_file():
+        if os.environ.get("CI"):  # .ci/run installs it
+            pytest.fail(f"{SYSTEMD} is missing in CI")
+        pytest.skip(f"{SYSTEMD} is missing: apt-get install -y systemd")
+
+
+@dataclass(frozen=True)
+class Fleet:
+    lab: Lab
+    work: Path
+    inventory: Path
+    plan_file: Path
+    key_file: Path
+    port: int
+    probe: dict
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@pytest.fixture(scope="module")
+def fleet(make_lab_module, llama_bins, tiny_model, tmp_path_factory):
+    """One lab host run by a system manager, probed, with systemd deploy vars and a plan."""
+    _require_system_systemd()
+    lab = make_lab_module([replace(get_profile(HOST), system_systemd=True)])
+    work = tmp_path_factory.mktemp("deploy-system")
+    port = free_port(PORTS)
+    data = tomllib.loads(lab.inventory_path.read_text())
+    assert data["hosts"][HOST]["user"] == "root"
+    data["hosts"][HOST].setdefault("vars", {}).update(
+        serve_port=port, service_backend="systemd",  # moefleet_dir: /var/lib/moefleet
+        model_sources={"qwen3-30b-a3b": {"path": str(tiny_model("qwen3moe", "Q8_0"))}},
+        llama_runtime={"src": str(llama_bins.server.parent)},
+    )  # fmt: skip
+    inventory = work / "inventory.toml"
+    inventory.write_text(tomli_w.dumps(data))
+    probe = run_moefleet(work, "probe", "-i", str(inventory), "--json", "--timeout", "8")
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    plan_file = work / "plan.toml"
+    made = run_moefleet(work, "plan", "-i", str(inventory), "--model", "qwen3-30b-a3b",
+                     "--engine", "llama.cpp", "-o", str(plan_file), "--json")  # fmt: skip
+    assert [d["hosts"] for d in json.loads(made.stdout)["deployment"]] == [[HOST]]
+    key_file = work / "api.key"
+    key_file.write_text(KEY + "\n")
+    key_file.chmod(0o600)
+    yield Fleet(lab, work, inventory, plan_file, key_file, port, json.loads(probe.stdout))
+    lab.run(HOST, f"{SYSTEMCTL} stop {UNIT}", timeout=90)
+
+
+def _deploy(fleet: Fleet, plan_file: Path | None = None, health_timeout: int = 60):
+    return run_moefleet(
+        fleet.work, "deploy", "-i", str(fleet.inventory), "--plan-file",
+        str(plan_file or fleet.plan_file), "--api-key-file", str(fleet.key_file),
+        "--health-timeout", str(health_timeout),
+    )  # fmt: skip
+
+
+def _answers(url: str, wait_s: float = 0.0) -> dict:
+    """A completion with the key (401 without); first waits up to ``wait_s`` for /health."""
+    deadline = time.monotonic() + wait_s
+    while (status := _health(url)) != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert status == 200
+    body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
+    assert httpx.post(f"{url}/v1/chat/completions", json=body, timeout=60).status_code == 401
+    headers = {"Authorization": f"Bearer {KEY}"}
+    answer = httpx.post(f"{url}/v1/chat/completions", json=body, headers=headers, timeout=60)
+    assert answer.status_code == 200
+    return answer.json()
+
+
+def _health(url: str) -> int:
+    try:
+        return httpx.get(f"{url}/health", timeout=10).status_code
+    except httpx.TransportError:
+        return 0
+
+
+def _listeners(port: int) -> dict[int, int]:
+    """The processes listening on 127.0.0.1:``port`` (from /proc, as root): their pid here ->
+    their pid in their own PID namespace (NSpid's last field)."""
+    inodes = {
+        fields[9]
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+        if (fields := line.split())[1].endswith(f":{port:04X}") and fields[3] == "0A"
+    }
+    sockets = {f"socket:[{inode}]" for inode in inodes}
+    pids = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            links = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        if links & sockets:
+            nspid = next(ln for ln in status.splitlines() if ln.startswith("NSpid:"))
+            pids[int(pid)] = int(nspid.split()[-1])
+    return pids
+
+
+def _systemctl(lab: Lab, *words: str) -> subprocess.CompletedProcess[str]:
+    return lab.run(HOST, f"{SYSTEMCTL} {' '.join(words)}", timeout=60)
+
+
+def _supervised_by_the_system_manager(fleet: Fleet) -> int:
+    """The unit is active and its MainPID is the one llama-server that listens, in the unit's
+    cgroup of the host's manager; returns that pid (as the host sees it)."""
+    lab = fleet.lab
+    state = _systemctl(lab, "is-active", UNIT).stdout.strip()
+    assert state == "active", _systemctl(lab, "status", UNIT).stdout
+    main_pid = int(_systemctl(lab, "show", "-p", "MainPID", "--value", UNIT).stdout)
+    listeners = _listeners(fleet.port)
+    assert list(listeners.values()) == [main_pid]  # a pid of the host's namespace, not ours
+    (outer,) = listeners
+    assert outer != main_pid
+    assert Path(f"/proc/{outer}/exe").resolve().name == "llama-server"
+    cgroup = Path(f"/proc/{outer}/cgroup").read_text()
+    assert f"/system.slice/{UNIT}.service\n" in cgroup
+    return main_pid
+
+
+def _values(document: object, key: str) -> list[object]:
+    """Every value of ``key`` anywhere in a JSON document."""
+    if isinstance(document, dict):
+        found = [document[key]] if key in document else []
+        return found + [v for x in document.values() for v in _values(x, key)]
+    if isinstance(document, list):
+        return [v for x in document for v in _values(x, key)]
+    return []
+
+
+def _recap_changed(output: str) -> int:
+    line = next(x for x in output.splitlines() if x.split(":")[0].strip() == HOST)
+    return int(next(p for p in line.split() if p.startswith("changed=")).split("=")[1])
+
+
+def test_the_host_runs_a_system_manager(fleet: Fleet) -> None:
+    lab = fleet.lab
+    assert lab.run(HOST, "cat /proc/1/comm; id -un").stdout.split() == ["systemd", "root"]
+    assert _systemctl(lab, "is-system-running").stdout.strip() == "running"
+    assert _values(fleet.probe, "systemd_is_init") == [True]  # what moefleet's probe sees
+    # the host's manager, sshd and sessions: not this machine's units, files or processes
+    assert not Path(UNIT_PATH).exists()
+    assert "moefleet-lab-sshd.service" in _systemctl(lab, "list-units", "--all").stdout
+
+
+def test_deploy_with_a_system_unit(fleet: Fleet) -> None:
+    lab = fleet.lab
+    # 1. deploy: the unit is installed for the system manager, enabled, started, answering
+    first = _deploy(fleet)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert lab.run(HOST, f"test -f {UNIT_PATH}").returncode == 0
+    assert not Path(UNIT_PATH).exists()  # the host's /etc/systemd/system, not this machine's
+    shown = _systemctl(lab, "show", "-p", "FragmentPath", "--value", UNIT).stdout.strip()
+    assert shown == UNIT_PATH
+    first_pid = _supervised_by_the_system_manager(fleet)
+    assert _systemctl(lab, "is-enabled", UNIT).stdout.strip() == "enabled"  # back after reboot
+    wanted = lab.run(HOST, f"readlink /etc/systemd/system/multi-user.target.wants/{UNIT}.service")
+    assert wanted.stdout.strip() == UNIT_PATH
+    assert _answers(fleet.url)["usage"]["completion_tokens"] == 4
+    journal = lab.run(HOST, f"journalctl --no-pager -u {UNIT}", timeout=30).stdout
+    assert "listening on" in journal  # its output goes to the host's journal
+    # 2. a second run changes nothing (and restarts nothing)
+    second = _deploy(fleet)
+    assert second.returncode == 0 and _recap_changed(second.stdout) == 0, second.stdout
+    assert _supervised_by_the_system_manager(fleet) == first_pid
+    # 3. a flag llama-server does not know: the gate fails, the previous unit comes back and
+    # systemd restarts the previous server
+    plan = tomllib.loads(fleet.plan_file.read_text())
+    plan["deployment"][0]["flags"] = [*plan["deployment"][0]["flags"], "--no-such-flag"]
+    broken_file = fleet.work / "broken.toml"
+    broken_file.write_text(tomli_w.dumps(plan))
+    broken = _deploy(fleet, plan_file=broken_file, health_timeout=20)
+    assert broken.returncode != 0, broken.stdout[-3000:] + broken.stderr[-3000:]
+    assert "rolled back" in broken.stdout + broken.stderr
+    assert "--no-such-flag" not in lab.run(HOST, f"cat {UNIT_PATH}").stdout
+    assert "--no-such-flag" not in _systemctl(lab, "cat", UNIT).stdout  # reloaded, not stale
+    assert _answers(fleet.url, wait_s=60)["usage"]["completion_tokens"] == 4  # model reloads
+    assert _supervised_by_the_system_manager(fleet) != first_pid
+    # 4. the key is nowhere: CLI output, the unit as systemd shows it, the process list
+    shown = _systemctl(lab, "show", UNIT).stdout + _systemctl(lab, "cat", UNIT).stdout
+    assert "ExecStart=" in shown and "--api-key-file" in shown
+    processes = lab.run(HOST, "ps -eo args").stdout
+    assert "llama-server" in processes
+    for text in (first.stdout, first.stderr, broken.stdout, broken.stderr, shown, processes):
+        assert KEY not in text
+
+
+def test_installed_unit_passes_systemd_analyze_verify(fleet: Fleet) -> None:
+    deployed = _deploy(fleet)
+    assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
+    verified = fleet.lab.run(HOST, f"systemd-analyze verify --man=no {UNIT_PATH}", timeout=60)
+    assert (verified.returncode, verified.stderr) == (0, ""), verified.stderr
