@@ -2,13 +2,16 @@
 host whose sshd is started by a ``systemd --system`` that is PID 1 of the host's own PID
 namespace (tests/lab, ``system_systemd``; logins as root), and a real llama-server on CPU. The
 unit lands in /etc/systemd/system (the namespace's own), is enabled and started by the
-manager, which supervises the very process that listens; a second run changes nothing; a bad
-flag is rolled back to the previous unit, restarted by systemd; the key shows nowhere."""
+manager, which supervises the very process that listens (and restarts it when it is killed);
+a second run changes nothing; a bad flag is rolled back to the previous unit, restarted by
+systemd; the key shows nowhere. The front door's ``systemd`` backend runs on the same host
+with the distribution's nginx unit."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import time
 import tomllib
@@ -20,7 +23,7 @@ import pytest
 import tomli_w
 
 from tests.deploy.cli import free_port, run_moefleet
-from tests.lab.fleet import SYSTEMD, Lab, detect_mode
+from tests.lab.fleet import Lab, detect_mode, system_systemd_problem
 from tests.lab.profiles import get_profile
 
 KEY = "sk-moefleet-canary-system-4d91b7"
@@ -32,12 +35,11 @@ SYSTEMCTL = "systemctl --no-pager"
 
 
 def _require_system_systemd() -> None:
-    if detect_mode() != "namespaces":
-        pytest.skip("a system systemd lab host needs root and mount namespaces (unshare)")
-    if not Path(SYSTEMD).is_file():
-        if os.environ.get("CI"):  # .ci/run installs it
-            pytest.fail(f"{SYSTEMD} is missing in CI")
-        pytest.skip(f"{SYSTEMD} is missing: apt-get install -y systemd")
+    problem = system_systemd_problem()
+    if problem:
+        if os.environ.get("CI") and detect_mode() == "namespaces":  # .ci/run installs systemd
+            pytest.fail(f"CI: {problem}")
+        pytest.skip(problem)
 
 
 @dataclass(frozen=True)
@@ -223,8 +225,77 @@ def test_deploy_with_a_system_unit(fleet: Fleet) -> None:
         assert KEY not in text
 
 
+def test_a_killed_server_is_restarted_by_systemd(fleet: Fleet) -> None:
+    before = _supervised_by_the_system_manager(fleet)
+    restarts = ("show", "-p", "NRestarts", "--value", UNIT)
+    counted = int(_systemctl(fleet.lab, *restarts).stdout)
+    killed = fleet.lab.run(HOST, f"kill -KILL {before}")
+    assert killed.returncode == 0, killed.stderr
+    deadline = time.monotonic() + 30  # Restart=on-failure, RestartSec=5
+    while int(_systemctl(fleet.lab, *restarts).stdout) == counted:
+        assert time.monotonic() < deadline, _systemctl(fleet.lab, "status", UNIT).stdout
+        time.sleep(0.5)
+    assert _answers(fleet.url, wait_s=60)["usage"]["completion_tokens"] == 4
+    assert _supervised_by_the_system_manager(fleet) != before
+
+
 def test_installed_unit_passes_systemd_analyze_verify(fleet: Fleet) -> None:
     deployed = _deploy(fleet)
     assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
     verified = fleet.lab.run(HOST, f"systemd-analyze verify --man=no {UNIT_PATH}", timeout=60)
     assert (verified.returncode, verified.stderr) == (0, ""), verified.stderr
+
+
+def test_front_door_with_the_distributions_nginx(fleet: Fleet) -> None:
+    """The front door's ``systemd`` backend: a conf.d snippet for the distribution's nginx
+    (this machine's package, its unit on the host), made live by ``systemctl reload nginx``."""
+    if (
+        not Path("/usr/sbin/nginx").is_file()
+        or not Path("/lib/systemd/system/nginx.service").exists()
+    ):
+        pytest.skip("nginx not installed (apt-get install nginx)")
+    lab = fleet.lab
+    # the host has nginx installed and running as Debian leaves it, less its port-80 site
+    setup = ("rm -f /etc/nginx/sites-enabled/default && "
+             "ln -sf /lib/systemd/system/nginx.service /etc/systemd/system/nginx.service && "
+             f"systemctl daemon-reload && {SYSTEMCTL} start nginx")  # fmt: skip
+    started = lab.run(HOST, setup, timeout=60)
+    assert started.returncode == 0, started.stderr + _systemctl(lab, "status", "nginx").stdout
+    door_port = free_port([p for p in PORTS if p != fleet.port])
+    data = tomllib.loads(fleet.inventory.read_text())
+    data["hosts"][HOST]["vars"]["front_door"] = {"host": HOST, "port": door_port}
+    inventory = fleet.work / "inventory-door.toml"
+    inventory.write_text(tomli_w.dumps(data))
+
+    def deploy(*extra: str):
+        return run_moefleet(fleet.work, "deploy", "-i", str(inventory), "--plan-file",
+                            str(fleet.plan_file), "--api-key-file", str(fleet.key_file),
+                            "--health-timeout", "60", *extra)  # fmt: skip
+
+    first = deploy()
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
+    assert "answers through the front door" in first.stderr
+    conf = "/etc/nginx/conf.d/moefleet_qwen3_30b_a3b.conf"  # named after its upstream
+    assert lab.run(HOST, f"test -f {conf}").returncode == 0 and not Path(conf).exists()
+    assert _systemctl(lab, "is-active", "nginx").stdout.strip() == "active"
+    assert _answers(f"http://127.0.0.1:{door_port}")["usage"]["completion_tokens"] == 4
+    second = deploy("--json")
+    assert second.returncode == 0, second.stderr[-3000:]
+    outcome = json.loads(second.stdout)
+    assert outcome["hosts"][HOST]["stats"]["changed"] == 0
+    assert outcome["front_doors"]["qwen3-30b-a3b"]["backend"] == "systemd"
+    assert KEY not in lab.run(HOST, f"cat {conf}").stdout + first.stdout + first.stderr
+    # a front door that cannot go live (its new port is taken) is rolled back: the previous
+    # conf.d snippet comes back, nginx reloads on it and keeps answering
+    taken_port = free_port([p for p in PORTS if p not in (fleet.port, door_port)])
+    data["hosts"][HOST]["vars"]["front_door"]["port"] = taken_port
+    inventory.write_text(tomli_w.dumps(data))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", taken_port))
+        taken.listen()
+        broken = deploy()
+    assert broken.returncode == 2, broken.stdout[-3000:] + broken.stderr[-3000:]
+    assert "front door gate failed: rolled back" in broken.stdout + broken.stderr
+    assert f"127.0.0.1:{door_port}" in lab.run(HOST, f"cat {conf}").stdout
+    assert _systemctl(lab, "is-active", "nginx").stdout.strip() == "active"
+    assert _answers(f"http://127.0.0.1:{door_port}")["usage"]["completion_tokens"] == 4

@@ -752,7 +752,7 @@ class Lab:
         if any(p.user_systemd for p in profiles):
             _check_user_systemd(mode)
         if any(p.system_systemd for p in profiles):
-            _check_system_systemd(mode, profiles)
+            _check_system_systemd(profiles)
         if mode == "namespaces":  # each host mounts its own tmpfs here
             Path(models_dir).mkdir(parents=True, exist_ok=True)
         else:  # one real directory, shared by all hosts
@@ -984,16 +984,23 @@ def _check_user_systemd(mode: Mode) -> None:
         raise LabError("user_systemd hosts need a mounted cgroup2 (or name=systemd) hierarchy")
 
 
-def _check_system_systemd(mode: Mode, profiles: Sequence[HostProfile]) -> None:
-    """A ``system_systemd`` host needs root, namespaces, systemd, cgroup2 and overlayfs."""
-    if mode != "namespaces":
-        raise LabError("system_systemd hosts need root and mount namespaces (unshare)")
+def system_systemd_problem() -> str | None:
+    """Why this machine cannot run ``system_systemd`` hosts (None: it can)."""
+    if detect_mode() != "namespaces":
+        return "system_systemd hosts need root and mount namespaces (unshare)"
     if not Path(SYSTEMD).is_file():
-        raise LabError(f"{SYSTEMD} is missing: apt-get install -y systemd")
+        return f"{SYSTEMD} is missing: apt-get install -y systemd"
     if _cgroup2_root() is None:
-        raise LabError("system_systemd hosts need a mounted cgroup2 hierarchy")
+        return "system_systemd hosts need a mounted cgroup2 hierarchy"
     if "\toverlay\n" not in Path("/proc/filesystems").read_text(encoding="utf-8"):
-        raise LabError("system_systemd hosts need overlayfs (modprobe overlay)")
+        return "system_systemd hosts need overlayfs (modprobe overlay)"
+    return None
+
+
+def _check_system_systemd(profiles: Sequence[HostProfile]) -> None:
+    problem = system_systemd_problem()
+    if problem:
+        raise LabError(problem)
     both = [p.name for p in profiles if p.system_systemd and p.user_systemd]
     if both:
         raise LabError(f"{both}: a host has either user_systemd or system_systemd")

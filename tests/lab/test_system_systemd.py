@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.fleet import SYSTEMD, _system_cgroup, detect_mode
+from tests.lab.fleet import _system_cgroup, detect_mode, system_systemd_problem
 from tests.lab.profiles import get_profile
 
 HOST = "rtx4090"
@@ -20,12 +20,11 @@ CANARY = "moefleet-lab-canary-5e0c"
 
 @pytest.fixture
 def system_lab(make_lab):
-    if detect_mode() != "namespaces":
-        pytest.skip("a system systemd lab host needs root and mount namespaces (unshare)")
-    if not Path(SYSTEMD).is_file():
-        if os.environ.get("CI"):  # .ci/run installs it
-            pytest.fail(f"{SYSTEMD} is missing in CI")
-        pytest.skip(f"{SYSTEMD} is missing: apt-get install -y systemd")
+    problem = system_systemd_problem()
+    if problem:
+        if os.environ.get("CI") and detect_mode() == "namespaces":  # .ci/run installs systemd
+            pytest.fail(f"CI: {problem}")
+        pytest.skip(problem)
     return make_lab([replace(get_profile(HOST), system_systemd=True), "cpu-only"])
 
 
