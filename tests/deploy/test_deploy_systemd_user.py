@@ -6,19 +6,16 @@ rolled back to the previous unit, restarted by systemd; the key shows nowhere.""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import time
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import httpx
 import pytest
 import tomli_w
 
-from tests.deploy.cli import free_port, run_moefleet
+from tests.deploy.cli import answers, deploy, free_port, probe_and_plan
 from tests.lab.fleet import SYSTEMD, Lab, detect_mode
 from tests.lab.profiles import get_profile
 
@@ -67,48 +64,14 @@ def fleet(make_lab_module, llama_bins, tiny_model, tmp_path_factory):
         model_sources={"qwen3-30b-a3b": {"path": str(tiny_model("qwen3moe", "Q8_0"))}},
         llama_runtime={"src": str(llama_bins.server.parent)},
     )  # fmt: skip
-    inventory = work / "inventory.toml"
-    inventory.write_text(tomli_w.dumps(data))
-    probe = run_moefleet(work, "probe", "-i", str(inventory), "--json", "--timeout", "8")
-    assert probe.returncode == 0, probe.stderr[-2000:]
-    plan_file = work / "plan.toml"
-    made = run_moefleet(work, "plan", "-i", str(inventory), "--model", "qwen3-30b-a3b",
-                     "--engine", "llama.cpp", "-o", str(plan_file), "--json")  # fmt: skip
-    assert [d["hosts"] for d in json.loads(made.stdout)["deployment"]] == [[HOST]]
-    key_file = work / "api.key"
-    key_file.write_text(KEY + "\n")
-    key_file.chmod(0o600)
+    inventory, plan_file, key_file, _ = probe_and_plan(work, data, [HOST], KEY)
     yield Fleet(lab, work, inventory, plan_file, key_file, home, port)
     lab.run(HOST, f"{USER_SYSTEMCTL} stop {UNIT}", timeout=90)
 
 
 def _deploy(fleet: Fleet, plan_file: Path | None = None, health_timeout: int = 60):
-    return run_moefleet(
-        fleet.work, "deploy", "-i", str(fleet.inventory), "--plan-file",
-        str(plan_file or fleet.plan_file), "--api-key-file", str(fleet.key_file),
-        "--health-timeout", str(health_timeout),
-    )  # fmt: skip
-
-
-def _answers(url: str, wait_s: float = 0.0) -> dict:
-    """A completion with the key (401 without); first waits up to ``wait_s`` for /health."""
-    deadline = time.monotonic() + wait_s
-    while (status := _health(url)) != 200 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert status == 200
-    body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
-    assert httpx.post(f"{url}/v1/chat/completions", json=body, timeout=60).status_code == 401
-    headers = {"Authorization": f"Bearer {KEY}"}
-    answer = httpx.post(f"{url}/v1/chat/completions", json=body, headers=headers, timeout=60)
-    assert answer.status_code == 200
-    return answer.json()
-
-
-def _health(url: str) -> int:
-    try:
-        return httpx.get(f"{url}/health", timeout=10).status_code
-    except httpx.TransportError:
-        return 0
+    plan = plan_file or fleet.plan_file
+    return deploy(fleet.work, fleet.inventory, plan, fleet.key_file, health_timeout)
 
 
 def _listeners(port: int) -> set[int]:
@@ -162,7 +125,7 @@ def test_deploy_with_a_user_systemd_unit(fleet: Fleet) -> None:
     )
     first_pid = _supervised_by_the_user_manager(fleet)
     assert _systemctl(lab, "is-enabled", UNIT).stdout.strip() == "enabled"  # back after reboot
-    assert _answers(fleet.url)["usage"]["completion_tokens"] == 4
+    assert answers(fleet.url, KEY)["usage"]["completion_tokens"] == 4
     # 2. a second run changes nothing (and restarts nothing)
     second = _deploy(fleet)
     assert second.returncode == 0 and _recap_changed(second.stdout) == 0, second.stdout
@@ -173,12 +136,12 @@ def test_deploy_with_a_user_systemd_unit(fleet: Fleet) -> None:
     plan["deployment"][0]["flags"] = [*plan["deployment"][0]["flags"], "--no-such-flag"]
     broken_file = fleet.work / "broken.toml"
     broken_file.write_text(tomli_w.dumps(plan))
-    broken = _deploy(fleet, plan_file=broken_file, health_timeout=20)
+    broken = _deploy(fleet, broken_file, 20)
     assert broken.returncode != 0, broken.stdout[-3000:] + broken.stderr[-3000:]
     assert "rolled back" in broken.stdout + broken.stderr
     assert "--no-such-flag" not in lab.run(HOST, f"cat {unit_path}").stdout
     assert "--no-such-flag" not in _systemctl(lab, "cat", UNIT).stdout  # reloaded, not stale
-    assert _answers(fleet.url, wait_s=60)["usage"]["completion_tokens"] == 4  # model reloads
+    assert answers(fleet.url, KEY, wait_s=60)["usage"]["completion_tokens"] == 4  # model reloads
     assert _supervised_by_the_user_manager(fleet) != first_pid
     # 4. the key is nowhere: CLI output, the unit as systemd shows it, the process list
     shown = _systemctl(lab, "show", UNIT).stdout + _systemctl(lab, "cat", UNIT).stdout
