@@ -1,4 +1,5 @@
-"""Shared fixtures: the real-SSH test lab (``tests/lab``).
+"""Shared fixtures: the real-SSH test lab (``tests/lab``) and the real llama.cpp (``tests/llama``:
+``llama_bins``, ``tiny_model``, ``llama_server_factory``; such tests are marked ``llama``).
 
 ``lab`` is one session-wide fleet of the default profiles plus the three broken hosts;
 ``make_lab`` starts extra fleets (custom profiles, N synthetic hosts) that stop after the test.
@@ -22,6 +23,12 @@ if str(ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) does no
 
 from tests.lab import DEFAULT_PROFILES, HostProfile, Lab  # noqa: E402
 from tests.lab.fleet import SSHD  # noqa: E402
+from tests.llama.fixtures import (  # noqa: E402, F401  (the real llama.cpp, for every folder)
+    llama_bins,
+    llama_server_factory,
+    mark_llama_items,
+    tiny_model,
+)
 
 LAB_FIXTURES = {"lab", "make_lab", "make_lab_module"}
 
@@ -45,6 +52,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if LAB_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.lab)
+    mark_llama_items(items)
 
 
 @pytest.fixture(scope="session")

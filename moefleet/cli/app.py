@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -31,6 +33,16 @@ inventory_option = click.option(
 limit_option = click.option(
     "--limit", default=None, help="Host pattern (names, groups, globs, !x, &y)."
 )
+F = TypeVar("F", bound=Callable[..., Any])
+FILE_PATH = click.Path(path_type=Path, dir_okay=False)
+"""A file (not a directory) option or argument, as a Path."""
+
+
+def file_option(*names: str, help: str) -> Callable[[F], F]:
+    """An optional file-path option (default None)."""
+    return click.option(*names, type=FILE_PATH, default=None, help=help)
+
+
 stdout = Console()
 stderr = Console(stderr=True)
 

@@ -10,7 +10,7 @@ from typing import Any
 import click
 from rich.progress import Progress
 
-from moefleet.cli.app import EXIT_HOSTS_FAILED, EXIT_OK, cli, stderr, stdout
+from moefleet.cli.app import EXIT_HOSTS_FAILED, EXIT_OK, FILE_PATH, cli, file_option, stderr, stdout
 from moefleet.errors import MoefleetError
 from moefleet.inventory import load_inventory, select_hosts
 from moefleet.state import StateStore
@@ -49,12 +49,7 @@ def _float_list(text: str | None, option: str) -> list[float]:
 @click.option(
     "--model", "model_name", default=None, help="Model name to send (default: the server's first)."
 )
-@click.option(
-    "--api-key-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="File holding the API key (the key is never printed).",
-)
+@file_option("--api-key-file", help="File holding the API key (the key is never printed).")
 @click.option("--concurrency", default=None, help="Concurrent streams per level, e.g. 1,4,16.")
 @click.option("--rate", default=None, help="Poisson request rates per level (req/s), e.g. 2,8.")
 @click.option(
@@ -76,19 +71,8 @@ def _float_list(text: str | None, option: str) -> list[float]:
     help="Use the built-in real prompts (chat) instead of synthetic ones.",
 )
 @click.option("--slo", default=None, help="Goodput SLOs, e.g. ttft=500ms,tpot=50ms.")
-@click.option(
-    "--raw",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Write every request's timestamps as JSONL.",
-)
-@click.option(
-    "--html",
-    "html_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Write an HTML report with charts.",
-)
+@file_option("--raw", help="Write every request's timestamps as JSONL.")
+@file_option("--html", "html_path", help="Write an HTML report with charts.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @click.pass_obj
 def bench(
@@ -337,12 +321,12 @@ def gate() -> None:
 
 @gate.command("record")
 @click.option("--url", required=True, help="The reference server (a higher-precision deployment).")
-@click.option("--api-key-file", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@file_option("--api-key-file", help="File holding the API key (the key is never printed).")
 @click.option("--prompts", type=click.IntRange(1), default=8, show_default=True)
 @click.option("--prompt-tokens", type=click.IntRange(1), default=16, show_default=True)
 @click.option("--n-predict", type=click.IntRange(1), default=16, show_default=True)
 @click.option("--n-probs", type=click.IntRange(1), default=10, show_default=True)
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True)
+@click.option("-o", "--output", type=FILE_PATH, required=True)
 def gate_record(
     url: str,
     api_key_file: Path | None,

@@ -12,8 +12,10 @@ from rich.text import Text
 from moefleet.cli.app import (
     EXIT_HOSTS_FAILED,
     EXIT_OK,
+    FILE_PATH,
     _inventory,
     cli,
+    file_option,
     inventory_option,
     limit_option,
     stderr,
@@ -26,10 +28,8 @@ from moefleet.state import StateStore
 @cli.command()
 @inventory_option
 @limit_option
-@click.option(
+@file_option(
     "--plan-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
     help="Apply a reviewed plan (`moefleet plan -o`); default: plan now from stored facts.",
 )
 @click.option(
@@ -41,11 +41,8 @@ from moefleet.state import StateStore
 )
 @click.option("--diff", is_flag=True, help="Show unified diffs of changed files.")
 @click.option("-f", "--forks", type=click.IntRange(1), default=None, help="Hosts in parallel.")
-@click.option(
-    "--api-key-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Controller file (mode 0600) with the API key the servers will require.",
+@file_option(
+    "--api-key-file", help="Controller file (mode 0600) with the API key the servers will require."
 )
 @click.option(
     "--health-timeout",
@@ -151,9 +148,7 @@ def deploy(
 
 
 @cli.command("playbook")
-@click.argument(
-    "playbook_path", metavar="PLAYBOOK", type=click.Path(path_type=Path, dir_okay=False)
-)
+@click.argument("playbook_path", metavar="PLAYBOOK", type=FILE_PATH)
 @inventory_option
 @limit_option
 @click.option("--check", is_flag=True, help="Change nothing; report what would change.")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from moefleet.cli.app import cli
+from moefleet.cli.app import cli, file_option
 from moefleet.inventory import load_inventory
 
 
@@ -32,17 +32,11 @@ from moefleet.inventory import load_inventory
     show_default=True,
     help="With -i: look at every host each interval over SSH (live GPUs, server health).",
 )
-@click.option(
-    "--api-key-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="For deploys started from the UI: the servers' API key file (0600).",
+@file_option(
+    "--api-key-file", help="For deploys started from the UI: the servers' API key file (0600)."
 )
-@click.option(
-    "--plan-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="For deploys started from the UI: a reviewed plan (default: plan now).",
+@file_option(
+    "--plan-file", help="For deploys started from the UI: a reviewed plan (default: plan now)."
 )
 @click.pass_obj
 def tui(

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from moefleet.deploy.planfile import PlannedDeployment
 from moefleet.deploy.service import Backend, ServiceSpec
@@ -222,12 +222,17 @@ def _build_table(host: Host, facts: HostFacts | None, runtime: Mapping[str, Any]
                 "with a compute capability",
                 'set build.cuda_archs = "89" (say), or cuda = "auto" for a CPU build',
             )
+    _check(BuildArgs, entry, f"{host.name}: llama_runtime.build")
+    return entry
+
+
+def _check(args: type[BaseModel], table: Mapping[str, Any], where: str) -> None:
+    """DeployError (naming ``where``) unless ``table`` is valid ``args`` for the task."""
     try:
-        BuildArgs.model_validate(entry)
+        args.model_validate(table)
     except ValidationError as exc:
         problem = "; ".join(error["msg"] for error in exc.errors())
-        raise DeployError(f"{host.name}: llama_runtime.build: {problem}", str(entry)) from exc
-    return entry
+        raise DeployError(f"{where}: {problem}", str(dict(table))) from exc
 
 
 def _vllm_runtime(host: Host, facts: HostFacts | None) -> RuntimeSource:
@@ -237,18 +242,14 @@ def _vllm_runtime(host: Host, facts: HostFacts | None) -> RuntimeSource:
     if runtime.get("venv"):
         venv = str(runtime["venv"]).rstrip("/")
         table = {k: runtime[k] for k in ("package", "pip_args", "python") if k in runtime}
-        try:
-            VenvArgs.model_validate(table)
-        except ValidationError as exc:
-            problem = "; ".join(error["msg"] for error in exc.errors())
-            raise DeployError(f"{host.name}: vllm_runtime: {problem}", str(table)) from exc
+        _check(VenvArgs, table, f"{host.name}: vllm_runtime")
         return RuntimeSource(binary=f"{venv}/bin/vllm", dest=venv, venv=table)
     found = facts.runtimes.vllm if facts is not None else None
     if found is not None and found.path:
         return RuntimeSource(binary=found.path)
     raise DeployError(
         f"{host.name}: no vllm on the host",
-        'set vars.vllm_runtime = { venv = "/opt/vllm", package = "vllm==0.11.0" } to install '
+        'set vars.vllm_runtime = { venv = "/opt/vllm", package = "vllm==0.33.0" } to install '
         'it, or { path = ".../bin/vllm" }',
     )
 

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -89,3 +90,22 @@ def answers(url: str, key: str, wait_s: float = 0.0) -> dict[str, Any]:
     answer = httpx.post(f"{url}/v1/chat/completions", json=body, headers=headers, timeout=60)
     assert answer.status_code == 200
     return dict(answer.json())
+
+
+def recap_changed(output: str, host: str) -> int:
+    """``changed=N`` of ``host``'s PLAY RECAP line."""
+    for line in output.splitlines():
+        if line.split(":")[0].strip() == host:
+            for part in line.split():
+                if part.startswith("changed="):
+                    return int(part.split("=")[1])
+    raise AssertionError(f"no recap line for {host}:\n{output}")
+
+
+def plan_with_flag(plan_file: Path, flag: str) -> Path:
+    """A copy of ``plan_file`` whose first deployment also passes ``flag`` (beside it)."""
+    plan = tomllib.loads(plan_file.read_text())
+    plan["deployment"][0]["flags"] = [*plan["deployment"][0]["flags"], flag]
+    changed = plan_file.with_name(f"{plan_file.stem}-with{flag}.toml")
+    changed.write_text(tomli_w.dumps(plan))
+    return changed

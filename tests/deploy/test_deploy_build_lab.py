@@ -22,7 +22,7 @@ import httpx
 import pytest
 import tomli_w
 
-from tests.deploy.cli import free_port, run_moefleet
+from tests.deploy.cli import free_port, recap_changed, run_moefleet
 from tests.playbook.test_lab_runtime_build import FAKE_NVCC, _git
 
 HOST = "rtx4090"
@@ -109,11 +109,6 @@ def _deploy(fleet, *extra: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def _changed(output: str) -> int:
-    line = next(line for line in output.splitlines() if line.split(":")[0].strip() == HOST)
-    return int(next(p for p in line.split() if p.startswith("changed=")).split("=")[1])
-
-
 def test_deploy_builds_the_runtime_for_the_probed_gpu_and_serves(fleet) -> None:
     lab, _, _, _, _, home, port = fleet
     dest = f"{home}/moefleet/runtime/llama.cpp"
@@ -135,4 +130,4 @@ def test_deploy_builds_the_runtime_for_the_probed_gpu_and_serves(fleet) -> None:
     assert answer.status_code == 200 and answer.json()["usage"]["completion_tokens"] == 4
 
     again = _deploy(fleet)
-    assert again.returncode == 0 and _changed(again.stdout) == 0, again.stdout[-3000:]
+    assert again.returncode == 0 and recap_changed(again.stdout, HOST) == 0, again.stdout[-3000:]

@@ -28,7 +28,7 @@ from moefleet.tui.screens.benchmarks import BenchmarksScreen
 from moefleet.tui.screens.confirm import ConfirmScreen
 from moefleet.tui.screens.rollout import RolloutScreen
 from moefleet.tui.source import StateSource
-from tests.deploy.cli import run_moefleet
+from tests.deploy.cli import recap_changed, run_moefleet
 from tests.llama.corrupt import corrupt_expert
 from tests.tui.pilot import settle
 
@@ -94,19 +94,6 @@ def _answers(port: int) -> dict:
     return answer.json()
 
 
-def _recap_changed(output: str, host: str) -> int:
-    for line in output.splitlines():
-        if (
-            line.startswith(host + " ")
-            or line.startswith(host + "\t")
-            or line.split(":")[0].strip() == host
-        ):
-            for part in line.split():
-                if part.startswith("changed="):
-                    return int(part.split("=")[1])
-    raise AssertionError(f"no recap line for {host}:\n{output}")
-
-
 def test_deploy_end_to_end(fleet) -> None:
     lab, work, _, plan_file, _, home = fleet
     # 1. --plan: shows what would change, changes nothing on the hosts
@@ -123,7 +110,7 @@ def test_deploy_end_to_end(fleet) -> None:
     # 3. a second run changes nothing
     second = _deploy(fleet)
     for host in HOSTS:
-        assert _recap_changed(second.stdout, host) == 0, second.stdout
+        assert recap_changed(second.stdout, host) == 0, second.stdout
     # 4. a broken variant (a flag llama-server does not know) is rolled back
     plan = tomllib.loads(plan_file.read_text())
     plan["deployment"][0]["flags"] = [*plan["deployment"][0]["flags"], "--no-such-flag"]
@@ -164,7 +151,7 @@ def test_deploy_end_to_end(fleet) -> None:
     rerun = _deploy(fleet, plan_file=changed_file)
     assert _answers(BASE_PORT)["usage"]["completion_tokens"] == 4
     final = _deploy(fleet, plan_file=changed_file)
-    assert _recap_changed(final.stdout, HOSTS[0]) == 0
+    assert recap_changed(final.stdout, HOSTS[0]) == 0
     # 6. the key never shows: outputs, state (journal incl. WAL), launcher scripts, logs
     for result in (planned, first, second, broken, rerun, final):
         assert KEY not in result.stdout + result.stderr

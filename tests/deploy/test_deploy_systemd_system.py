@@ -21,7 +21,15 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from tests.deploy.cli import answers, deploy, free_port, probe_and_plan, run_moefleet
+from tests.deploy.cli import (
+    answers,
+    deploy,
+    free_port,
+    plan_with_flag,
+    probe_and_plan,
+    recap_changed,
+    run_moefleet,
+)
 from tests.lab.fleet import Lab, detect_mode, system_systemd_problem
 from tests.lab.profiles import get_profile
 
@@ -133,11 +141,6 @@ def _values(document: object, key: str) -> list[object]:
     return []
 
 
-def _recap_changed(output: str) -> int:
-    line = next(x for x in output.splitlines() if x.split(":")[0].strip() == HOST)
-    return int(next(p for p in line.split() if p.startswith("changed=")).split("=")[1])
-
-
 def test_the_host_runs_a_system_manager(fleet: Fleet) -> None:
     lab = fleet.lab
     assert lab.run(HOST, "cat /proc/1/comm; id -un").stdout.split() == ["systemd", "root"]
@@ -166,15 +169,11 @@ def test_deploy_with_a_system_unit(fleet: Fleet) -> None:
     assert "listening on" in journal  # its output goes to the host's journal
     # 2. a second run changes nothing (and restarts nothing)
     second = _deploy(fleet)
-    assert second.returncode == 0 and _recap_changed(second.stdout) == 0, second.stdout
+    assert second.returncode == 0 and recap_changed(second.stdout, HOST) == 0, second.stdout
     assert _supervised_by_the_system_manager(fleet) == first_pid
     # 3. a flag llama-server does not know: the gate fails, the previous unit comes back and
     # systemd restarts the previous server
-    plan = tomllib.loads(fleet.plan_file.read_text())
-    plan["deployment"][0]["flags"] = [*plan["deployment"][0]["flags"], "--no-such-flag"]
-    broken_file = fleet.work / "broken.toml"
-    broken_file.write_text(tomli_w.dumps(plan))
-    broken = _deploy(fleet, broken_file, 20)
+    broken = _deploy(fleet, plan_with_flag(fleet.plan_file, "--no-such-flag"), 20)
     assert broken.returncode != 0, broken.stdout[-3000:] + broken.stderr[-3000:]
     assert "rolled back" in broken.stdout + broken.stderr
     assert "--no-such-flag" not in lab.run(HOST, f"cat {UNIT_PATH}").stdout

@@ -13,9 +13,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-import tomli_w
 
-from tests.deploy.cli import answers, deploy, free_port, probe_and_plan
+from tests.deploy.cli import (
+    answers,
+    deploy,
+    free_port,
+    plan_with_flag,
+    probe_and_plan,
+    recap_changed,
+)
 from tests.lab.fleet import SYSTEMD, Lab, detect_mode
 from tests.lab.profiles import get_profile
 
@@ -108,11 +114,6 @@ def _supervised_by_the_user_manager(fleet: Fleet) -> int:
     return main_pid
 
 
-def _recap_changed(output: str) -> int:
-    line = next(x for x in output.splitlines() if x.split(":")[0].strip() == HOST)
-    return int(next(p for p in line.split() if p.startswith("changed=")).split("=")[1])
-
-
 def test_deploy_with_a_user_systemd_unit(fleet: Fleet) -> None:
     lab = fleet.lab
     unit_path = f"{fleet.home}/.config/systemd/user/{UNIT}.service"
@@ -128,15 +129,11 @@ def test_deploy_with_a_user_systemd_unit(fleet: Fleet) -> None:
     assert answers(fleet.url, KEY)["usage"]["completion_tokens"] == 4
     # 2. a second run changes nothing (and restarts nothing)
     second = _deploy(fleet)
-    assert second.returncode == 0 and _recap_changed(second.stdout) == 0, second.stdout
+    assert second.returncode == 0 and recap_changed(second.stdout, HOST) == 0, second.stdout
     assert _supervised_by_the_user_manager(fleet) == first_pid
     # 3. a flag llama-server does not know: the gate fails, the previous unit comes back and
     # systemd restarts the previous server
-    plan = tomllib.loads(fleet.plan_file.read_text())
-    plan["deployment"][0]["flags"] = [*plan["deployment"][0]["flags"], "--no-such-flag"]
-    broken_file = fleet.work / "broken.toml"
-    broken_file.write_text(tomli_w.dumps(plan))
-    broken = _deploy(fleet, broken_file, 20)
+    broken = _deploy(fleet, plan_with_flag(fleet.plan_file, "--no-such-flag"), 20)
     assert broken.returncode != 0, broken.stdout[-3000:] + broken.stderr[-3000:]
     assert "rolled back" in broken.stdout + broken.stderr
     assert "--no-such-flag" not in lab.run(HOST, f"cat {unit_path}").stdout
